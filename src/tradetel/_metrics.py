@@ -1,0 +1,273 @@
+"""tradetel's own metric instruments: cheap to record, exported through the OTel SDK readers.
+
+The OTel SDK's ``Histogram.record`` costs several microseconds a call (a Measurement object,
+the context, the attribute set hashed into a frozenset, an exemplar reservoir). Trading code
+records on every order, so tradetel keeps its aggregations itself, in the manner of
+prometheus/client_python: an instrument hands out a *series* bound to one attribute set once,
+and recording into it is a bisect and a few additions under a lock. At collection time the
+series become ordinary OTel data points, merged into what every metric reader collects.
+
+All aggregations are cumulative since the series was created.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Union
+
+from opentelemetry.sdk.metrics._internal.exemplar import Exemplar
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    NumberDataPoint,
+    Sum,
+)
+from opentelemetry.util.types import AttributeValue
+
+Attributes = Mapping[str, AttributeValue]
+
+#: Series one instrument may hold; past it, new attribute sets share one overflow series
+#: marked ``otel.metric.overflow`` (the OTel SDK's convention), so memory stays bounded.
+MAX_SERIES = 2000
+_OVERFLOW: dict[str, AttributeValue] = {"otel.metric.overflow": True}
+_OVERFLOW_KEY = frozenset(_OVERFLOW.items())
+
+
+class HistogramSeries:
+    """One attribute set of a histogram."""
+
+    __slots__ = ("attributes", "bounds", "count", "counts", "exemplars", "lock", "max", "min", "sum")
+
+    def __init__(self, attributes: Attributes, bounds: Sequence[float]) -> None:
+        self.attributes = dict(attributes)
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.exemplars: list[tuple[float, int, int, int] | None] = [None] * (len(bounds) + 1)
+        self.count = 0
+        self.sum = 0.0
+        self.min = float("inf")
+        self.max = float("-inf")
+        self.lock = threading.Lock()
+
+    def record(self, value: float) -> None:
+        i = bisect_left(self.bounds, value)
+        with self.lock:
+            self.counts[i] += 1
+            self.count += 1
+            self.sum += value
+            if value < self.min:
+                self.min = value
+            if value > self.max:
+                self.max = value
+
+    def record_exemplar(self, value: float, trace_id: int, span_id: int) -> None:
+        """Record a value measured inside a sampled span, keeping it as the bucket's exemplar."""
+        i = bisect_left(self.bounds, value)
+        with self.lock:
+            self.counts[i] += 1
+            self.count += 1
+            self.sum += value
+            if value < self.min:
+                self.min = value
+            if value > self.max:
+                self.max = value
+            self.exemplars[i] = (value, time.time_ns(), trace_id, span_id)
+
+    def point(self, start_ns: int, now_ns: int) -> HistogramDataPoint:
+        with self.lock:
+            counts = list(self.counts)
+            count, total, lo, hi = self.count, self.sum, self.min, self.max
+            kept = [e for e in self.exemplars if e is not None]
+        return HistogramDataPoint(
+            attributes=self.attributes,
+            start_time_unix_nano=start_ns,
+            time_unix_nano=now_ns,
+            count=count,
+            sum=total,
+            bucket_counts=counts,
+            explicit_bounds=list(self.bounds),
+            min=lo if count else 0.0,
+            max=hi if count else 0.0,
+            exemplars=[
+                Exemplar({}, value, ts, span_id=span_id, trace_id=trace_id)
+                for value, ts, trace_id, span_id in kept
+            ],
+        )
+
+
+class NumberSeries:
+    """One attribute set of a counter, an up-down counter or a gauge."""
+
+    __slots__ = ("attributes", "lock", "value")
+
+    def __init__(self, attributes: Attributes) -> None:
+        self.attributes = dict(attributes)
+        self.value: float = 0
+        self.lock = threading.Lock()
+
+    def add(self, amount: float) -> None:
+        with self.lock:
+            self.value += amount
+
+    def set(self, value: float) -> None:
+        self.value = value  # a single store: atomic under the GIL, no lock needed
+
+    def point(self, start_ns: int, now_ns: int) -> NumberDataPoint:
+        return NumberDataPoint(self.attributes, start_ns, now_ns, self.value)
+
+
+Series = Union[HistogramSeries, NumberSeries]
+
+
+class Instrument:
+    """A named instrument: the series of each attribute set, created on first use."""
+
+    kind = "instrument"
+
+    def __init__(self, name: str, unit: str, description: str) -> None:
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self._series: dict[frozenset[tuple[str, AttributeValue]], Series] = {}
+        self._lock = threading.Lock()
+        self.start_ns = time.time_ns()
+
+    def _new(self, attributes: Attributes) -> Series:
+        raise NotImplementedError
+
+    def _get(self, attributes: Attributes) -> Series:
+        key = frozenset(attributes.items())
+        series = self._series.get(key)
+        if series is not None:
+            return series
+        with self._lock:
+            series = self._series.get(key)
+            if series is None:
+                if len(self._series) >= MAX_SERIES:
+                    key, attributes = _OVERFLOW_KEY, _OVERFLOW
+                    series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = self._new(attributes)
+        return series
+
+    def all_series(self) -> list[Series]:
+        with self._lock:
+            return list(self._series.values())
+
+    def to_metric(self, now_ns: int) -> Metric | None:
+        raise NotImplementedError
+
+
+class HistogramInstrument(Instrument):
+    kind = "histogram"
+
+    def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float]) -> None:
+        super().__init__(name, unit, description)
+        self.bounds = tuple(float(b) for b in bounds)
+
+    def _new(self, attributes: Attributes) -> HistogramSeries:
+        return HistogramSeries(attributes, self.bounds)
+
+    def series(self, attributes: Attributes) -> HistogramSeries:
+        s = self._get(attributes)
+        assert isinstance(s, HistogramSeries)
+        return s
+
+    def record(self, value: float, attributes: Attributes) -> None:
+        self.series(attributes).record(value)
+
+    def to_metric(self, now_ns: int) -> Metric | None:
+        points = [s.point(self.start_ns, now_ns) for s in self.all_series()]
+        if not points:
+            return None
+        data = Histogram(points, AggregationTemporality.CUMULATIVE)
+        return Metric(self.name, self.description, self.unit, data)
+
+
+class NumberInstrument(Instrument):
+    """A counter (monotonic sum), an up-down counter (non-monotonic sum) or a gauge."""
+
+    def __init__(self, name: str, unit: str, description: str, kind: str) -> None:
+        super().__init__(name, unit, description)
+        self.kind = kind
+
+    def _new(self, attributes: Attributes) -> NumberSeries:
+        return NumberSeries(attributes)
+
+    def series(self, attributes: Attributes) -> NumberSeries:
+        s = self._get(attributes)
+        assert isinstance(s, NumberSeries)
+        return s
+
+    def add(self, amount: float, attributes: Attributes) -> None:
+        self.series(attributes).add(amount)
+
+    def set(self, value: float, attributes: Attributes) -> None:
+        self.series(attributes).set(value)
+
+    def to_metric(self, now_ns: int) -> Metric | None:
+        points = [s.point(self.start_ns, now_ns) for s in self.all_series()]
+        if not points:
+            return None
+        if self.kind == "gauge":
+            return Metric(self.name, self.description, self.unit, Gauge(points))
+        monotonic = self.kind == "counter"
+        data = Sum(points, AggregationTemporality.CUMULATIVE, is_monotonic=monotonic)
+        return Metric(self.name, self.description, self.unit, data)
+
+
+class Registry:
+    """The instruments of one tradetel configuration, by name."""
+
+    def __init__(self) -> None:
+        self._instruments: dict[str, Instrument] = {}
+        self._lock = threading.Lock()
+
+    def _register(self, instrument: Instrument) -> Instrument:
+        with self._lock:
+            existing = self._instruments.get(instrument.name)
+            if existing is not None:
+                if existing.kind != instrument.kind or existing.unit != instrument.unit:
+                    raise ValueError(
+                        f"metric {instrument.name!r} already exists as a {existing.kind} "
+                        f"with unit {existing.unit!r}"
+                    )
+                return existing
+            self._instruments[instrument.name] = instrument
+            return instrument
+
+    def histogram(
+        self, name: str, unit: str, description: str, bounds: Sequence[float]
+    ) -> HistogramInstrument:
+        inst = self._register(HistogramInstrument(name, unit, description, bounds))
+        assert isinstance(inst, HistogramInstrument)
+        return inst
+
+    def counter(self, name: str, unit: str, description: str) -> NumberInstrument:
+        return self._number(name, unit, description, "counter")
+
+    def up_down_counter(self, name: str, unit: str, description: str) -> NumberInstrument:
+        return self._number(name, unit, description, "up_down_counter")
+
+    def gauge(self, name: str, unit: str, description: str) -> NumberInstrument:
+        return self._number(name, unit, description, "gauge")
+
+    def _number(self, name: str, unit: str, description: str, kind: str) -> NumberInstrument:
+        inst = self._register(NumberInstrument(name, unit, description, kind))
+        assert isinstance(inst, NumberInstrument)
+        return inst
+
+    def collect(self) -> list[Metric]:
+        now = time.time_ns()
+        with self._lock:
+            instruments = list(self._instruments.values())
+        return [m for m in (i.to_metric(now) for i in instruments) if m is not None]
+
+    def names(self) -> Iterable[str]:
+        return list(self._instruments)

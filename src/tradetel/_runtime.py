@@ -1,0 +1,78 @@
+"""The live configuration that the hot path reads: one object, swapped whole by configure().
+
+The decorators look at ``STATE.runtime`` on every call; ``None`` means tradetel is not
+configured (or was shut down) and the call costs one attribute lookup. Nothing here imports
+an exporter, the CLI or the alert evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from . import semconv
+from ._metrics import NumberSeries, Registry
+
+if TYPE_CHECKING:
+    from ._span import TradetelSpan
+
+_MASK64 = (1 << 64) - 1
+
+
+def ratio_bound(rate: float) -> int:
+    """The bound on a trace id's low 64 bits below which a root span is sampled.
+
+    The same rule as OTel's ``TraceIdRatioBased``, so tradetel's spans and the SDK's agree.
+    """
+    return round(rate * (_MASK64 + 1))
+
+
+class Runtime:
+    """What one ``configure()`` produced and the hot path needs."""
+
+    def __init__(
+        self,
+        *,
+        resource: Resource,
+        scope: InstrumentationScope,
+        sample_rate: float,
+        registry: Registry,
+        span_sink: Callable[[TradetelSpan], Any],
+        span_processors: Sequence[SpanProcessor] = (),
+        metric_symbols: frozenset[str] = frozenset(),
+    ) -> None:
+        self.resource = resource
+        self.scope = scope
+        self.sample_rate = sample_rate
+        self.root_bound = ratio_bound(sample_rate)
+        self.registry = registry
+        self.span_sink = span_sink
+        self.span_processors = tuple(span_processors)
+        self.metric_symbols = metric_symbols
+        dropped = registry.counter(
+            semconv.TELEMETRY_DROPPED,
+            "{item}",
+            "Telemetry that tradetel had to drop (full queue, exporter down).",
+        )
+        self.dropped: dict[str, NumberSeries] = {
+            signal: dropped.series({semconv.TELEMETRY_SIGNAL: signal})
+            for signal in ("span", "metric", "log")
+        }
+
+    def count_dropped(self, signal: str, n: int) -> None:
+        if n > 0:
+            self.dropped[signal].add(n)
+
+
+class _State:
+    __slots__ = ("runtime",)
+
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+
+
+STATE = _State()

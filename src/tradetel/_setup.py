@@ -1,0 +1,391 @@
+"""configure(), shutdown() and force_flush(): build, swap and tear down the export pipeline.
+
+``configure()`` may be called again: it flushes and shuts down the previous pipeline, then
+installs the new one (so tests and notebooks can reconfigure). A forked child rebuilds its
+own pipeline, with its own ``service.instance.id``, right after the fork.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry.context import Context, get_current
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordProcessor
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+    TraceIdRatioBased,
+)
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from . import _logbridge, semconv
+from ._config import DEFAULT_DATA_DIR, Settings, resolve
+from ._decorators import disabled
+from ._export import (
+    BatchWorker,
+    PeriodicReader,
+    SinkLogProcessor,
+    SinkSpanProcessor,
+    add_metric_source,
+    log_worker,
+    span_worker,
+)
+from ._internal import report_internal_error
+from ._metrics import Registry
+from ._runtime import STATE, Runtime
+from ._span import UNSAMPLED
+from ._version import __version__
+
+logger = logging.getLogger("tradetel")
+
+_lock = threading.RLock()
+
+
+class _Pipeline:
+    """Everything one configure() built, for force_flush() and shutdown()."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.span_workers: list[BatchWorker[Any]] = []
+        self.log_workers: list[BatchWorker[Any]] = []
+        self.tracer_provider: TracerProvider | None = None
+        self.meter_provider: MeterProvider | None = None
+        self.logger_provider: LoggerProvider | None = None
+        self.registry = Registry()
+        self.configure_kwargs: dict[str, Any] = {}
+
+
+_pipeline: _Pipeline | None = None
+_globals_set = False
+_atexit_registered = False
+
+
+class _Sampler(Sampler):
+    """The SDK tracer's sampler: OTel's parent-based ratio, plus tradetel's unsampled roots."""
+
+    def __init__(self, rate: float) -> None:
+        self._delegate = ParentBased(TraceIdRatioBased(rate))
+
+    def should_sample(  # type: ignore[no-untyped-def]
+        self, parent_context: Context | None, trace_id: int, name: str, *args, **kwargs
+    ) -> SamplingResult:
+        ctx = parent_context if parent_context is not None else get_current()
+        parent = trace.get_current_span(ctx).get_span_context()
+        if not parent.is_valid and UNSAMPLED.get() is ctx:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(parent_context, trace_id, name, *args, **kwargs)
+
+    def get_description(self) -> str:
+        return f"tradetel({self._delegate.get_description()})"
+
+
+class _GlobalTracer(trace.Tracer):
+    """The global tracer that other instrumentations get: follows reconfiguration."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._args, self._kwargs = args, kwargs
+        self._for: _Pipeline | None = None
+        self._tracer: trace.Tracer = trace.NoOpTracer()
+
+    def _current(self) -> trace.Tracer:
+        pipeline = _pipeline
+        if pipeline is not self._for:
+            provider = pipeline.tracer_provider if pipeline is not None else None
+            self._tracer = (
+                provider.get_tracer(*self._args, **self._kwargs) if provider else trace.NoOpTracer()
+            )
+            self._for = pipeline
+        return self._tracer
+
+    def start_span(self, *args: Any, **kwargs: Any) -> trace.Span:
+        return self._current().start_span(*args, **kwargs)
+
+    def start_as_current_span(self, *args: Any, **kwargs: Any) -> Any:
+        return self._current().start_as_current_span(*args, **kwargs)
+
+
+class _GlobalTracerProvider(trace.TracerProvider):
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _GlobalTracer(*args, **kwargs)
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    environment: str | None = None,
+    mode: str | None = None,
+    exporter: str | Iterable[str] | None = None,
+    data_dir: str | os.PathLike[str] = DEFAULT_DATA_DIR,
+    trace_sample_rate: float | None = None,
+    metrics_interval: float | None = None,
+    logs: bool = True,
+    additional_span_processors: Sequence[SpanProcessor] = (),
+    additional_metric_readers: Sequence[MetricReader] = (),
+    additional_log_processors: Sequence[LogRecordProcessor] = (),
+    metric_symbols: Iterable[str] | None = None,
+) -> None:
+    """Set tradetel up: resource, providers, exporters, views and the logging bridge.
+
+    Calling it again reconfigures: the previous pipeline is flushed and shut down first.
+    With ``TRADETEL_DISABLED=1`` (or ``OTEL_SDK_DISABLED=true``) it does nothing. See
+    ``docs/configuration.md`` for every argument and environment variable.
+
+    Raises:
+        ConfigError: an argument or environment variable is invalid (nothing is changed).
+    """
+    kwargs = dict(locals())
+    if disabled():
+        logger.debug("tradetel: disabled by the environment; configure() does nothing")
+        return
+    settings = resolve(
+        service_name=service_name,
+        environment=environment,
+        mode=mode,
+        exporter=exporter,
+        data_dir=data_dir,
+        trace_sample_rate=trace_sample_rate,
+        metrics_interval=metrics_interval,
+        logs=logs,
+        metric_symbols=metric_symbols,
+    )
+    global _pipeline
+    with _lock:
+        if _pipeline is not None:
+            _shutdown(_pipeline, 5.0)
+            _pipeline = None
+        pipeline = _build(
+            settings,
+            additional_span_processors,
+            additional_metric_readers,
+            additional_log_processors,
+        )
+        pipeline.configure_kwargs = kwargs
+        _pipeline = pipeline
+        _set_globals(pipeline)
+        _register_exit()
+
+
+def _dropped(registry: Registry, signal: str) -> Callable[[int], None]:
+    series = registry.counter(
+        semconv.TELEMETRY_DROPPED, "{item}", "Telemetry that tradetel had to drop."
+    ).series({semconv.TELEMETRY_SIGNAL: signal})
+    warned = False
+
+    def count(n: int) -> None:
+        nonlocal warned
+        series.add(n)
+        if not warned:
+            warned = True
+            logger.warning(
+                "tradetel: dropping %ss (export queue full or exporter failing); "
+                "counted in %s",
+                signal,
+                semconv.TELEMETRY_DROPPED,
+            )
+
+    return count
+
+
+def _build(
+    settings: Settings,
+    span_processors: Sequence[SpanProcessor],
+    metric_readers: Sequence[MetricReader],
+    log_processors: Sequence[LogRecordProcessor],
+) -> _Pipeline:
+    from . import exporters
+
+    p = _Pipeline(settings)
+    resource = Resource.create(settings.resource_attributes)
+    scope = InstrumentationScope("tradetel", __version__)
+    names = [n for n in settings.exporters if n != "none"]
+
+    # traces
+    drop_span = _dropped(p.registry, "span")
+    p.span_workers = [span_worker(exporters.span_exporter(n, settings), drop_span) for n in names]
+    workers = p.span_workers
+    sink: Callable[[Any], None]
+    if len(workers) == 1:
+        sink = workers[0].put
+    else:
+
+        def sink(item: Any) -> None:
+            for worker in workers:
+                worker.put(item)
+
+    p.tracer_provider = TracerProvider(resource=resource, sampler=_Sampler(settings.trace_sample_rate))
+    if workers:
+        p.tracer_provider.add_span_processor(SinkSpanProcessor(sink))
+    for processor in span_processors:
+        p.tracer_provider.add_span_processor(processor)
+
+    # metrics
+    drop_metric = _dropped(p.registry, "metric")
+    readers: list[MetricReader] = [
+        PeriodicReader(exporters.metric_exporter(n, settings), settings.metrics_interval, drop_metric)
+        for n in names
+    ]
+    readers.extend(metric_readers)
+    latency = View(
+        instrument_type=Histogram,
+        instrument_unit="s",
+        aggregation=ExplicitBucketHistogramAggregation(semconv.LATENCY_BUCKETS),
+    )
+    p.meter_provider = MeterProvider(metric_readers=readers, resource=resource, views=[latency])
+    for reader in readers:
+        add_metric_source(reader, resource, scope, p.registry.collect)
+
+    # logs
+    drop_log = _dropped(p.registry, "log")
+    if settings.logs:
+        p.logger_provider = LoggerProvider(resource=resource)
+        p.log_workers = [log_worker(exporters.log_exporter(n, settings), drop_log) for n in names]
+        if p.log_workers:
+            p.logger_provider.add_log_record_processor(SinkLogProcessor(p.log_workers))
+        for log_processor in log_processors:
+            p.logger_provider.add_log_record_processor(log_processor)
+        _logbridge.install(LoggingHandler(level=logging.NOTSET, logger_provider=p.logger_provider))
+
+    STATE.runtime = Runtime(
+        resource=resource,
+        scope=scope,
+        sample_rate=settings.trace_sample_rate,
+        registry=p.registry,
+        span_sink=sink,
+        span_processors=span_processors,
+        metric_symbols=settings.metric_symbols,
+    )
+    return p
+
+
+def _set_globals(pipeline: _Pipeline) -> None:
+    """Give other instrumentations tradetel's providers, unless the program set its own."""
+    global _globals_set
+    if _globals_set:
+        return
+    _globals_set = True
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        trace.set_tracer_provider(_GlobalTracerProvider())
+    if pipeline.meter_provider is not None and _is_proxy(metrics.get_meter_provider()):
+        metrics.set_meter_provider(pipeline.meter_provider)
+    if pipeline.logger_provider is not None:
+        from opentelemetry._logs import get_logger_provider, set_logger_provider
+
+        if _is_proxy(get_logger_provider()):
+            set_logger_provider(pipeline.logger_provider)
+
+
+def _is_proxy(provider: object) -> bool:
+    return type(provider).__name__.startswith(("_Proxy", "Proxy"))
+
+
+def _register_exit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        _atexit_registered = True
+        atexit.register(shutdown)
+
+
+def _shutdown(p: _Pipeline, timeout: float) -> bool:
+    """Flush and stop everything ``p`` runs, within about ``timeout`` seconds in all."""
+    deadline = time.monotonic() + timeout
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    if STATE.runtime is not None:
+        STATE.runtime = None  # new calls stop recording; calls in flight still end their spans
+    _logbridge.remove()
+    ok = True
+    for step in (
+        *(lambda w=w: w.shutdown(left()) for w in [*p.span_workers, *p.log_workers]),
+        lambda: p.tracer_provider.shutdown() if p.tracer_provider else None,
+        lambda: p.meter_provider.shutdown(timeout_millis=left() * 1000) if p.meter_provider else None,
+        lambda: p.logger_provider.shutdown() if p.logger_provider else None,
+    ):
+        try:
+            ok = step() is not False and ok
+        except Exception as exc:
+            report_internal_error("shutdown", exc)
+            ok = False
+    return ok
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Export everything recorded so far and stop tradetel; safe to call more than once.
+
+    Returns False when not everything could be exported within ``timeout`` seconds.
+    """
+    global _pipeline
+    with _lock:
+        pipeline, _pipeline = _pipeline, None
+        if pipeline is None:
+            return True
+        return _shutdown(pipeline, timeout)
+
+
+def force_flush(timeout: float = 5.0) -> bool:
+    """Export everything recorded so far, without stopping; False if time ran out."""
+    pipeline = _pipeline
+    if pipeline is None:
+        return True
+    deadline = time.monotonic() + timeout
+    ok = True
+    try:
+        for worker in pipeline.span_workers:
+            ok = worker.force_flush(max(0.0, deadline - time.monotonic())) and ok
+        if pipeline.tracer_provider is not None:
+            ok = pipeline.tracer_provider.force_flush() and ok
+        if pipeline.logger_provider is not None:
+            ok = pipeline.logger_provider.force_flush() and ok
+        for worker in pipeline.log_workers:
+            ok = worker.force_flush(max(0.0, deadline - time.monotonic())) and ok
+        if pipeline.meter_provider is not None:
+            millis = max(0.0, deadline - time.monotonic()) * 1000
+            ok = pipeline.meter_provider.force_flush(timeout_millis=millis) and ok
+    except Exception as exc:
+        report_internal_error("force_flush", exc)
+        return False
+    return ok
+
+
+def _reconfigure_in_child() -> None:
+    """After a fork: the child exports its own telemetry, under its own instance id."""
+    global _pipeline
+    pipeline, _pipeline = _pipeline, None
+    if pipeline is None:
+        return
+    STATE.runtime = None  # the parent's pipeline has no threads here; never export through it
+    _logbridge.remove()
+    kwargs = dict(pipeline.configure_kwargs)
+    # Readers and processors of the parent's pipeline are registered there; not reusable.
+    for key in ("additional_span_processors", "additional_metric_readers", "additional_log_processors"):
+        kwargs[key] = ()
+    try:
+        configure(**kwargs)
+    except Exception as exc:
+        report_internal_error("configure after fork", exc)
+        return
+    # multiprocessing ends its children with os._exit(), skipping atexit: flush from its
+    # finalizers instead.
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:
+        mp_util.Finalize(None, shutdown, exitpriority=100)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reconfigure_in_child)
