@@ -1,11 +1,11 @@
 """tradetel: OpenTelemetry instrumentation for trading systems.
 
-    import tradetel
+import tradetel
 
-    @tradetel.order("binance")
-    def place_order(symbol, side, amount, price=None): ...
+@tradetel.order("binance")
+def place_order(symbol, side, amount, price=None): ...
 
-    tradetel.configure(service_name="momentum-bot", mode="paper")
+tradetel.configure(service_name="momentum-bot", mode="paper")
 """
 
 from __future__ import annotations

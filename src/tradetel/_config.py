@@ -72,9 +72,7 @@ def parse_resource_attributes(text: str | None) -> dict[str, str]:
             continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(
-                f"OTEL_RESOURCE_ATTRIBUTES: {item.strip()!r} is not a key=value pair"
-            )
+            raise ConfigError(f"OTEL_RESOURCE_ATTRIBUTES: {item.strip()!r} is not a key=value pair")
         attributes[key.strip()] = unquote(value.strip())
     return attributes
 
@@ -109,6 +107,7 @@ def _exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def _rate(value: float | None) -> float:
+    raw: Any
     if value is not None:
         where, raw = "trace_sample_rate", value
     elif _env("TRADETEL_TRACE_SAMPLE_RATE") is not None:
@@ -124,7 +123,7 @@ def _rate(value: float | None) -> float:
             )
         where, raw = "OTEL_TRACES_SAMPLER_ARG", _env("OTEL_TRACES_SAMPLER_ARG") or "1.0"
     try:
-        rate = float(raw)  # type: ignore[arg-type]
+        rate = float(raw)
     except (TypeError, ValueError):
         rate = -1.0
     if not 0.0 <= rate <= 1.0 or isinstance(raw, bool):

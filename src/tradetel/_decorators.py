@@ -63,8 +63,8 @@ _STATUS = {
 _METRICS = {
     "instrument": (sc.CALL_DURATION, "Duration of a call to an @instrument-ed function."),
     "strategy": (sc.STRATEGY_DURATION, "Duration of a strategy step."),
-    "order": (sc.ORDER_DURATION, "Duration of the client-side call that submits, cancels or amends an order."),
-}  # fmt: skip
+    "order": (sc.ORDER_DURATION, "Duration of the client-side order call (submit, cancel, amend)."),
+}
 
 
 def disabled() -> bool:
@@ -148,9 +148,13 @@ class _Site:
         self.span_attributes = span_attributes
         self.metric_attributes = metric_attributes
         self.bound = None if sample_rate is None else ratio_bound(sample_rate)
+        if sample_rate:
+            STATE.rate_overrides = True
         self.record_args = [(n, a) for n, a in _locate(func, record_args).items()]
         # Arguments that are metric labels (venue, order type, symbol): part of the series key.
         self.dynamic = tuple(dynamic)
+        # Symbols are metric labels only when configured (SEMCONV): else not even read.
+        self.dynamic_no_symbol = tuple(d for d in dynamic if d[0] != sc.SYMBOL)
         self.span_args = tuple(span_args)
         self.rt: Runtime | None = None
         self.cache: dict[Any, HistogramSeries] = {}
@@ -161,9 +165,12 @@ class _Site:
     ) -> tuple[TradetelSpan | None, Any, Any]:
         """Decide sampling, start the span when sampled: ``(span, token, metric key)``."""
         try:
-            key = tuple([_label(a.get(args, kwargs)) for _, a in self.dynamic]) if self.dynamic else None
+            dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
+            key = tuple([_label(a.get(args, kwargs)) for _, a in dynamic]) if dynamic else None
             bound = rt.root_bound if self.bound is None else self.bound
-            span, token = start(rt, self.span_name, self.span_kind, self.span_attributes, bound, activate)
+            span, token = start(
+                rt, self.span_name, self.span_kind, self.span_attributes, bound, activate
+            )
             if span is not None:
                 attrs = span.attributes
                 for attr, arg in self.span_args:
@@ -193,7 +200,9 @@ class _Site:
             if token is not None:
                 finish(span, token)
             error = None if exc is None or isinstance(exc, GeneratorExit) else type(exc).__name__
-            series = self.series(rt, key, error)
+            series = self.cache.get((key, error)) if self.rt is rt else None
+            if series is None:
+                series = self.series(rt, key, error)
             seconds = elapsed / 1e9
             if span is None:
                 series.record(seconds)
@@ -215,8 +224,11 @@ class _Site:
         if series is None:
             attrs = dict(self.metric_attributes)
             if key is not None:
-                for (attr, _), value in zip(self.dynamic, key):
-                    if value is not None and (attr != sc.SYMBOL or value.upper() in rt.metric_symbols):
+                dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
+                for (attr, _), value in zip(dynamic, key, strict=True):
+                    if value is not None and (
+                        attr != sc.SYMBOL or value.upper() in rt.metric_symbols
+                    ):
                         attrs[attr] = value.upper() if attr == sc.SYMBOL else value
             if error is not None:
                 attrs[sc.ERROR_TYPE] = error
@@ -511,7 +523,7 @@ def order(venue: Any = None, operation: str = "submit", **attributes: Any) -> An
 
     def make_site(func: Callable[..., Any]) -> _Site:
         found = _locate(func, list(ORDER_ARGUMENTS))
-        metric = {sc.ORDER_OPERATION: operation}
+        metric: dict[str, AttributeValue] = {sc.ORDER_OPERATION: operation}
         span_attrs: dict[str, AttributeValue] = {
             sc.ORDER_OPERATION: operation,
             sc.CODE_FUNCTION_NAME: func.__qualname__,

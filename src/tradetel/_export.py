@@ -227,7 +227,7 @@ class PeriodicReader(MetricReader):
     ) -> None:
         super().__init__(
             preferred_temporality=exporter._preferred_temporality,
-            preferred_aggregation=exporter._preferred_aggregation,  # type: ignore[arg-type]
+            preferred_aggregation=exporter._preferred_aggregation,
         )
         self._exporter = exporter
         self._interval = interval
@@ -297,7 +297,7 @@ def add_metric_source(
     The SDK registers its collect callback on every reader when the MeterProvider is made;
     this wraps that callback (the SDK has no public metric-producer hook in Python).
     """
-    sdk_collect = reader._collect
+    sdk_collect: Any = reader._collect  # typed loosely by the SDK; returns MetricsData
 
     def collect(r: MetricReader, timeout_millis: float = 10_000) -> MetricsData | None:
         data = sdk_collect(r, timeout_millis=timeout_millis) if sdk_collect else None

@@ -16,7 +16,7 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Union
+from typing import Any, Generic, TypeVar
 
 from opentelemetry.sdk.metrics._internal.exemplar import Exemplar
 from opentelemetry.sdk.metrics.export import (
@@ -42,7 +42,17 @@ _OVERFLOW_KEY = frozenset(_OVERFLOW.items())
 class HistogramSeries:
     """One attribute set of a histogram."""
 
-    __slots__ = ("attributes", "bounds", "count", "counts", "exemplars", "lock", "max", "min", "sum")
+    __slots__ = (
+        "attributes",
+        "bounds",
+        "count",
+        "counts",
+        "exemplars",
+        "lock",
+        "max",
+        "min",
+        "sum",
+    )
 
     def __init__(self, attributes: Attributes, bounds: Sequence[float]) -> None:
         self.attributes = dict(attributes)
@@ -122,10 +132,10 @@ class NumberSeries:
         return NumberDataPoint(self.attributes, start_ns, now_ns, self.value)
 
 
-Series = Union[HistogramSeries, NumberSeries]
+S = TypeVar("S", HistogramSeries, NumberSeries)
 
 
-class Instrument:
+class Instrument(Generic[S]):
     """A named instrument: the series of each attribute set, created on first use."""
 
     kind = "instrument"
@@ -134,14 +144,15 @@ class Instrument:
         self.name = name
         self.unit = unit
         self.description = description
-        self._series: dict[frozenset[tuple[str, AttributeValue]], Series] = {}
+        self._series: dict[frozenset[tuple[str, AttributeValue]], S] = {}
         self._lock = threading.Lock()
         self.start_ns = time.time_ns()
 
-    def _new(self, attributes: Attributes) -> Series:
+    def _new(self, attributes: Attributes) -> S:
         raise NotImplementedError
 
-    def _get(self, attributes: Attributes) -> Series:
+    def series(self, attributes: Attributes) -> S:
+        """The series of one attribute set, created on first use (then cache it)."""
         key = frozenset(attributes.items())
         series = self._series.get(key)
         if series is not None:
@@ -156,7 +167,7 @@ class Instrument:
                     series = self._series[key] = self._new(attributes)
         return series
 
-    def all_series(self) -> list[Series]:
+    def all_series(self) -> list[S]:
         with self._lock:
             return list(self._series.values())
 
@@ -164,7 +175,7 @@ class Instrument:
         raise NotImplementedError
 
 
-class HistogramInstrument(Instrument):
+class HistogramInstrument(Instrument[HistogramSeries]):
     kind = "histogram"
 
     def __init__(self, name: str, unit: str, description: str, bounds: Sequence[float]) -> None:
@@ -173,11 +184,6 @@ class HistogramInstrument(Instrument):
 
     def _new(self, attributes: Attributes) -> HistogramSeries:
         return HistogramSeries(attributes, self.bounds)
-
-    def series(self, attributes: Attributes) -> HistogramSeries:
-        s = self._get(attributes)
-        assert isinstance(s, HistogramSeries)
-        return s
 
     def record(self, value: float, attributes: Attributes) -> None:
         self.series(attributes).record(value)
@@ -190,7 +196,7 @@ class HistogramInstrument(Instrument):
         return Metric(self.name, self.description, self.unit, data)
 
 
-class NumberInstrument(Instrument):
+class NumberInstrument(Instrument[NumberSeries]):
     """A counter (monotonic sum), an up-down counter (non-monotonic sum) or a gauge."""
 
     def __init__(self, name: str, unit: str, description: str, kind: str) -> None:
@@ -199,11 +205,6 @@ class NumberInstrument(Instrument):
 
     def _new(self, attributes: Attributes) -> NumberSeries:
         return NumberSeries(attributes)
-
-    def series(self, attributes: Attributes) -> NumberSeries:
-        s = self._get(attributes)
-        assert isinstance(s, NumberSeries)
-        return s
 
     def add(self, amount: float, attributes: Attributes) -> None:
         self.series(attributes).add(amount)
@@ -226,10 +227,10 @@ class Registry:
     """The instruments of one tradetel configuration, by name."""
 
     def __init__(self) -> None:
-        self._instruments: dict[str, Instrument] = {}
+        self._instruments: dict[str, Instrument[Any]] = {}
         self._lock = threading.Lock()
 
-    def _register(self, instrument: Instrument) -> Instrument:
+    def _register(self, instrument: Instrument[Any]) -> Instrument[Any]:
         with self._lock:
             existing = self._instruments.get(instrument.name)
             if existing is not None:

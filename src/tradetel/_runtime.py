@@ -69,10 +69,13 @@ class Runtime:
 
 
 class _State:
-    __slots__ = ("runtime",)
+    __slots__ = ("rate_overrides", "runtime")
 
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
+        # Set once a decorator has its own non-zero sample_rate: only then can a span inside
+        # an unsampled root become a sampled root of its own, which the root must prevent.
+        self.rate_overrides = False
 
 
 STATE = _State()

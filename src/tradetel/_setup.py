@@ -8,6 +8,7 @@ own pipeline, with its own ``service.instance.id``, right after the fork.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import sys
@@ -79,6 +80,7 @@ class _Sampler(Sampler):
     """The SDK tracer's sampler: OTel's parent-based ratio, plus tradetel's unsampled roots."""
 
     def __init__(self, rate: float) -> None:
+        self._rate = rate
         self._delegate = ParentBased(TraceIdRatioBased(rate))
 
     def should_sample(  # type: ignore[no-untyped-def]
@@ -91,7 +93,7 @@ class _Sampler(Sampler):
         return self._delegate.should_sample(parent_context, trace_id, name, *args, **kwargs)
 
     def get_description(self) -> str:
-        return f"tradetel({self._delegate.get_description()})"
+        return f"tradetel(ParentBased(TraceIdRatioBased({self._rate})))"
 
 
 class _GlobalTracer(trace.Tracer):
@@ -192,8 +194,7 @@ def _dropped(registry: Registry, signal: str) -> Callable[[int], None]:
         if not warned:
             warned = True
             logger.warning(
-                "tradetel: dropping %ss (export queue full or exporter failing); "
-                "counted in %s",
+                "tradetel: dropping %ss (export queue full or exporter failing); counted in %s",
                 signal,
                 semconv.TELEMETRY_DROPPED,
             )
@@ -227,7 +228,9 @@ def _build(
             for worker in workers:
                 worker.put(item)
 
-    p.tracer_provider = TracerProvider(resource=resource, sampler=_Sampler(settings.trace_sample_rate))
+    p.tracer_provider = TracerProvider(
+        resource=resource, sampler=_Sampler(settings.trace_sample_rate)
+    )
     if workers:
         p.tracer_provider.add_span_processor(SinkSpanProcessor(sink))
     for processor in span_processors:
@@ -236,7 +239,9 @@ def _build(
     # metrics
     drop_metric = _dropped(p.registry, "metric")
     readers: list[MetricReader] = [
-        PeriodicReader(exporters.metric_exporter(n, settings), settings.metrics_interval, drop_metric)
+        PeriodicReader(
+            exporters.metric_exporter(n, settings), settings.metrics_interval, drop_metric
+        )
         for n in names
     ]
     readers.extend(metric_readers)
@@ -311,18 +316,25 @@ def _shutdown(p: _Pipeline, timeout: float) -> bool:
         STATE.runtime = None  # new calls stop recording; calls in flight still end their spans
     _logbridge.remove()
     ok = True
-    for step in (
-        *(lambda w=w: w.shutdown(left()) for w in [*p.span_workers, *p.log_workers]),
-        lambda: p.tracer_provider.shutdown() if p.tracer_provider else None,
-        lambda: p.meter_provider.shutdown(timeout_millis=left() * 1000) if p.meter_provider else None,
-        lambda: p.logger_provider.shutdown() if p.logger_provider else None,
-    ):
-        try:
-            ok = step() is not False and ok
-        except Exception as exc:
-            report_internal_error("shutdown", exc)
-            ok = False
+    for worker in [*p.span_workers, *p.log_workers]:
+        ok = _guarded(functools.partial(worker.shutdown, left())) and ok
+    if p.tracer_provider is not None:
+        ok = _guarded(p.tracer_provider.shutdown) and ok
+    if p.meter_provider is not None:
+        meters = p.meter_provider
+        ok = _guarded(lambda: meters.shutdown(timeout_millis=left() * 1000)) and ok
+    if p.logger_provider is not None:
+        ok = _guarded(p.logger_provider.shutdown) and ok
     return ok
+
+
+def _guarded(step: Callable[[], object]) -> bool:
+    """Run one shutdown step; False when it failed or said it did not finish."""
+    try:
+        return step() is not False
+    except Exception as exc:
+        report_internal_error("shutdown", exc)
+        return False
 
 
 def shutdown(timeout: float = 5.0) -> bool:
@@ -373,7 +385,11 @@ def _reconfigure_in_child() -> None:
     _logbridge.remove()
     kwargs = dict(pipeline.configure_kwargs)
     # Readers and processors of the parent's pipeline are registered there; not reusable.
-    for key in ("additional_span_processors", "additional_metric_readers", "additional_log_processors"):
+    for key in (
+        "additional_span_processors",
+        "additional_metric_readers",
+        "additional_log_processors",
+    ):
         kwargs[key] = ()
     try:
         configure(**kwargs)

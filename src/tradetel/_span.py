@@ -179,8 +179,10 @@ class TradetelSpan(trace.Span):
         escaped: bool = False,
     ) -> None:
         cls = type(exception)
-        qualified = cls.__qualname__ if cls.__module__ == "builtins" else (
-            f"{cls.__module__}.{cls.__qualname__}"
+        qualified = (
+            cls.__qualname__
+            if cls.__module__ == "builtins"
+            else (f"{cls.__module__}.{cls.__qualname__}")
         )
         attrs: dict[str, Any] = {
             "exception.type": qualified,
@@ -257,7 +259,7 @@ def start(
     root, else None.
     """
     ctx = get_current()
-    parent = ctx.get(_SPAN_KEY)
+    parent: Any = ctx.get(_SPAN_KEY)
     if type(parent) is TradetelSpan:
         trace_id = parent.trace_id
         parent_sc: SpanContext | None = parent.get_span_context()
@@ -270,6 +272,8 @@ def start(
         else:
             if UNSAMPLED.get() is ctx:
                 return None, None  # inside an unsampled root: every descendant is unsampled
+            if not bound and not STATE.rate_overrides:
+                return None, None  # nothing below can sample either: no mark needed
             trace_id = getrandbits(128) if bound else 0
             if not trace_id or (trace_id & _MASK64) >= bound:
                 return None, (UNSAMPLED.set(ctx) if activate else MARK_STEPS)
@@ -294,7 +298,7 @@ def finish(span: TradetelSpan | None, token: Token[Any] | None) -> None:
         detach(token)
 
 
-class span:  # noqa: N801 - a function to its users: ``with tradetel.span("name"):``
+class span:  # lower-case: a function to its users, ``with tradetel.span("name"):``
     """``with tradetel.span(name, **attributes) as s:`` (or ``async with``): one INTERNAL span.
 
     Yields the span (a non-recording one when not sampled or not configured); an exception

@@ -36,7 +36,7 @@ class Capture:
 
     def __init__(self) -> None:
         self._spans = InMemorySpanExporter()
-        self._logs = InMemoryLogRecordExporter()
+        self._logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
         self.reader = InMemoryMetricReader()
 
     @property
