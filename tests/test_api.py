@@ -1,0 +1,41 @@
+"""The public surface: what users import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import tradetel
+
+
+def test_public_names_are_pinned_and_sorted() -> None:
+    assert tradetel.__all__ == [
+        "ConfigError",
+        "TradetelError",
+        "__version__",
+        "configure",
+        "force_flush",
+        "instrument",
+        "order",
+        "semconv",
+        "shutdown",
+        "span",
+        "strategy",
+    ]
+    assert tradetel.__all__ == sorted(tradetel.__all__)
+
+
+def test_config_error_is_a_value_error_and_a_tradetel_error() -> None:
+    assert issubclass(tradetel.ConfigError, ValueError)
+    assert issubclass(tradetel.ConfigError, tradetel.TradetelError)
+
+
+def test_importing_tradetel_loads_no_exporter_cli_or_network_client() -> None:
+    code = (
+        "import sys, tradetel\n"
+        "heavy = [m for m in sys.modules if m.startswith(("
+        "'opentelemetry.exporter', 'grpc', 'requests', 'google.protobuf', 'tradetel.exporters'))]\n"
+        "print(heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
