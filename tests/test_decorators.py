@@ -128,7 +128,8 @@ def test_async_function_span_covers_the_await_and_parents_inner_spans() -> None:
         assert asyncio.run(outer()) == 2
     parent = cap.span("strategy async-strat")
     child = cap.span(inner.__qualname__)
-    assert child.parent is not None and child.parent.span_id == parent.context.span_id
+    assert child.parent is not None
+    assert child.parent.span_id == parent.context.span_id
     assert parent.end_time - parent.start_time >= 10_000_000  # the 10 ms await is inside
 
 
@@ -178,7 +179,7 @@ def test_generator_return_value_reaches_yield_from() -> None:
     @tradetel.instrument
     def inner() -> Iterator[int]:
         yield 1
-        return 42  # noqa: B901 - the value that `yield from` returns
+        return 42
 
     def outer() -> Iterator[int]:
         result = yield from inner()
@@ -430,8 +431,10 @@ def test_spans_of_other_instrumentations_nest_both_ways() -> None:
     tick, order_span, http = (
         cap.span(n) for n in ("handle tick", "order submit", "POST /api/v3/order")
     )
-    assert order_span.parent is not None and order_span.parent.span_id == tick.context.span_id
-    assert http.parent is not None and http.parent.span_id == order_span.context.span_id
+    assert order_span.parent is not None
+    assert order_span.parent.span_id == tick.context.span_id
+    assert http.parent is not None
+    assert http.parent.span_id == order_span.context.span_id
     assert tick.context.trace_id == order_span.context.trace_id == http.context.trace_id
 
 

@@ -13,21 +13,21 @@ from tradetel.testing import capture
 
 
 def test_span_records_short_name_attributes_and_nests() -> None:
-    with capture() as cap:
-        with tradetel.span("rebalance", venue="binance", **{"custom.key": 3}) as outer:
-            outer.set_attribute("trading.positions", 4)
-            with tradetel.span("rebalance leg", symbol="ETH/USDT"):
-                pass
+    attrs = {"venue": "binance", "custom.key": 3}
+    with capture() as cap, tradetel.span("rebalance", **attrs) as outer:
+        outer.set_attribute("trading.positions", 4)
+        with tradetel.span("rebalance leg", symbol="ETH/USDT"):
+            pass
     parent, child = cap.span("rebalance"), cap.span("rebalance leg")
     assert parent.attributes == {sc.VENUE: "binance", "custom.key": 3, "trading.positions": 4}
     assert child.attributes[sc.SYMBOL] == "ETH/USDT"
-    assert child.parent is not None and child.parent.span_id == parent.context.span_id
+    assert child.parent is not None
+    assert child.parent.span_id == parent.context.span_id
 
 
 def test_span_records_an_escaping_exception_and_lets_it_propagate() -> None:
-    with capture() as cap, pytest.raises(KeyError):
-        with tradetel.span("lookup"):
-            raise KeyError("BTC")
+    with capture() as cap, pytest.raises(KeyError), tradetel.span("lookup"):
+        raise KeyError("BTC")
     span = cap.span("lookup")
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE] == "KeyError"
@@ -59,11 +59,10 @@ def test_unencodable_attribute_values_become_text() -> None:
         def __repr__(self) -> str:
             return "Position(BTC, 1.5)"
 
-    with capture() as cap:
-        with tradetel.span("s") as s:
-            s.set_attribute("position", Position())
-            s.set_attribute("big", 2**70)
-            s.set_attribute("levels", [1.0, 2.0])
+    with capture() as cap, tradetel.span("s") as s:
+        s.set_attribute("position", Position())
+        s.set_attribute("big", 2**70)
+        s.set_attribute("levels", [1.0, 2.0])
     attrs = cap.span("s").attributes
     assert attrs["position"] == "Position(BTC, 1.5)"
     assert attrs["big"] == str(2**70)
