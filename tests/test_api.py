@@ -30,10 +30,13 @@ def test_config_error_is_a_value_error_and_a_tradetel_error() -> None:
     assert issubclass(tradetel.ConfigError, tradetel.TradetelError)
 
 
-def test_importing_tradetel_loads_no_exporter_cli_or_network_client() -> None:
+def test_decorating_code_loads_neither_the_otel_sdk_nor_any_exporter() -> None:
     code = (
         "import sys, tradetel\n"
-        "heavy = [m for m in sys.modules if m.startswith(("
+        "@tradetel.order('binance')\n"
+        "def submit(symbol): pass\n"
+        "submit('BTC/USDT')\n"
+        "heavy = [m for m in sys.modules if m.startswith(('opentelemetry.sdk', "
         "'opentelemetry.exporter', 'grpc', 'requests', 'google.protobuf', 'tradetel.exporters'))]\n"
         "print(heavy)\n"
     )

@@ -10,12 +10,16 @@ tradetel.configure(service_name="momentum-bot", mode="paper")
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from . import semconv
 from ._decorators import instrument, order, strategy
 from ._errors import ConfigError, TradetelError
-from ._setup import configure, force_flush, shutdown
 from ._span import span
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._setup import configure, force_flush, shutdown
 
 __all__ = [
     "ConfigError",
@@ -30,3 +34,13 @@ __all__ = [
     "span",
     "strategy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # configure() and friends load the OTel SDK and the exporters' plumbing: import them on
+    # first use, so that code which is only decorated (a strategy library) stays light.
+    if name in ("configure", "force_flush", "shutdown"):
+        from . import _setup
+
+        return getattr(_setup, name)
+    raise AttributeError(f"module 'tradetel' has no attribute {name!r}")

@@ -16,19 +16,12 @@ import threading
 import time
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from opentelemetry.sdk.metrics._internal.exemplar import Exemplar
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    Gauge,
-    Histogram,
-    HistogramDataPoint,
-    Metric,
-    NumberDataPoint,
-    Sum,
-)
 from opentelemetry.util.types import AttributeValue
+
+if TYPE_CHECKING:  # the SDK's point types are needed at collection time only
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint, Metric, NumberDataPoint
 
 Attributes = Mapping[str, AttributeValue]
 
@@ -90,6 +83,9 @@ class HistogramSeries:
             self.exemplars[i] = (value, time.time_ns(), trace_id, span_id)
 
     def point(self, start_ns: int, now_ns: int) -> HistogramDataPoint:
+        from opentelemetry.sdk.metrics._internal.exemplar import Exemplar
+        from opentelemetry.sdk.metrics.export import HistogramDataPoint
+
         with self.lock:
             counts = list(self.counts)
             count, total, lo, hi = self.count, self.sum, self.min, self.max
@@ -129,6 +125,8 @@ class NumberSeries:
         self.value = value  # a single store: atomic under the GIL, no lock needed
 
     def point(self, start_ns: int, now_ns: int) -> NumberDataPoint:
+        from opentelemetry.sdk.metrics.export import NumberDataPoint
+
         return NumberDataPoint(self.attributes, start_ns, now_ns, self.value)
 
 
@@ -189,6 +187,8 @@ class HistogramInstrument(Instrument[HistogramSeries]):
         self.series(attributes).record(value)
 
     def to_metric(self, now_ns: int) -> Metric | None:
+        from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, Metric
+
         points = [s.point(self.start_ns, now_ns) for s in self.all_series()]
         if not points:
             return None
@@ -213,6 +213,8 @@ class NumberInstrument(Instrument[NumberSeries]):
         self.series(attributes).set(value)
 
     def to_metric(self, now_ns: int) -> Metric | None:
+        from opentelemetry.sdk.metrics.export import AggregationTemporality, Gauge, Metric, Sum
+
         points = [s.point(self.start_ns, now_ns) for s in self.all_series()]
         if not points:
             return None

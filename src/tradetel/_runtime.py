@@ -10,14 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from ._metrics import Registry
 
-from . import semconv
-from ._metrics import NumberSeries, Registry
+if TYPE_CHECKING:  # the SDK is loaded by configure(), not by the decorators
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import SpanProcessor
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-if TYPE_CHECKING:
     from ._span import TradetelSpan
 
 _MASK64 = (1 << 64) - 1
@@ -47,25 +46,11 @@ class Runtime:
     ) -> None:
         self.resource = resource
         self.scope = scope
-        self.sample_rate = sample_rate
         self.root_bound = ratio_bound(sample_rate)
         self.registry = registry
         self.span_sink = span_sink
         self.span_processors = tuple(span_processors)
         self.metric_symbols = metric_symbols
-        dropped = registry.counter(
-            semconv.TELEMETRY_DROPPED,
-            "{item}",
-            "Telemetry that tradetel had to drop (full queue, exporter down).",
-        )
-        self.dropped: dict[str, NumberSeries] = {
-            signal: dropped.series({semconv.TELEMETRY_SIGNAL: signal})
-            for signal in ("span", "metric", "log")
-        }
-
-    def count_dropped(self, signal: str, n: int) -> None:
-        if n > 0:
-            self.dropped[signal].add(n)
 
 
 class _State:

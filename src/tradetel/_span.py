@@ -19,17 +19,19 @@ from collections.abc import Mapping
 from contextvars import ContextVar, Token
 from random import getrandbits
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.context import Context, attach, detach, get_current
-from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import INVALID_SPAN, Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
 from ._internal import report_internal_error
 from ._runtime import _MASK64, STATE, Runtime
+
+if TYPE_CHECKING:  # the SDK is loaded by configure(); a span exists only after it ran
+    from opentelemetry.sdk.trace import Event, ReadableSpan
 
 __all__ = ["TradetelSpan", "span"]
 
@@ -143,6 +145,8 @@ class TradetelSpan(trace.Span):
     ) -> None:
         if self._ended:
             return
+        from opentelemetry.sdk.trace import Event
+
         if self.events is None:
             self.events = []
         attrs = clean_attributes(attributes) if attributes else None
@@ -219,6 +223,8 @@ class TradetelSpan(trace.Span):
 
     def to_readable(self) -> ReadableSpan:
         """The SDK's view of this span, as exporters and span processors take it."""
+        from opentelemetry.sdk.trace import ReadableSpan
+
         rt = self._rt
         return ReadableSpan(
             self.name,
