@@ -460,3 +460,21 @@ def test_kill_switch_returns_the_function_untouched(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("TRADETEL_DISABLED")
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     assert tradetel.strategy("s")(f) is f
+
+
+def test_partials_and_callable_objects_are_named_after_what_they_call() -> None:
+    import functools
+
+    def submit(venue: str, symbol: str) -> str:
+        return f"{venue}:{symbol}"
+
+    class Router:
+        def __call__(self) -> int:
+            return 1
+
+    with capture() as cap:
+        assert tradetel.instrument(functools.partial(submit, "binance"))("BTC/USDT") == (
+            "binance:BTC/USDT"
+        )
+        assert tradetel.instrument(Router())() == 1
+    assert [s.name for s in cap.spans] == [submit.__qualname__, Router.__qualname__]

@@ -414,6 +414,15 @@ def _decorate(func: Any, make_site: Callable[[Callable[..., Any]], _Site]) -> An
     return _wrap(func, make_site(func))
 
 
+def _qualname(func: Callable[..., Any]) -> str:
+    """The qualified name of a function; a partial or a callable object has none of its own."""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if name is None:
+        target = getattr(func, "func", None) or type(func)  # functools.partial, or the class
+        name = getattr(target, "__qualname__", None) or repr(func)
+    return str(name)
+
+
 def _check_rate(rate: float | None, where: str) -> float | None:
     if rate is not None and not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
         raise ConfigError(f"{where}: sample_rate must be a number from 0 to 1, got {rate!r}")
@@ -453,7 +462,7 @@ def instrument(
         record_args = (record_args,)
 
     def make_site(func: Callable[..., Any]) -> _Site:
-        qualname = func.__qualname__
+        qualname = _qualname(func)
         missing = set(record_args) - set(_locate(func, record_args))
         if missing:
             raise ConfigError(
@@ -485,7 +494,7 @@ def strategy(name: Any = None, **attributes: Any) -> Any:
         return strategy()(name)
 
     def make_site(func: Callable[..., Any]) -> _Site:
-        qualname = func.__qualname__
+        qualname = _qualname(func)
         strategy_name = name or qualname
         span_name = f"{sc.SPAN_STRATEGY_PREFIX}{name}" if name else qualname
         static = {sc.STRATEGY_NAME: strategy_name, sc.CODE_FUNCTION_NAME: qualname}
@@ -526,7 +535,7 @@ def order(venue: Any = None, operation: str = "submit", **attributes: Any) -> An
         metric: dict[str, AttributeValue] = {sc.ORDER_OPERATION: operation}
         span_attrs: dict[str, AttributeValue] = {
             sc.ORDER_OPERATION: operation,
-            sc.CODE_FUNCTION_NAME: func.__qualname__,
+            sc.CODE_FUNCTION_NAME: _qualname(func),
             **static_attrs,
         }
         dynamic: list[tuple[str, _Arg]] = []
