@@ -376,9 +376,26 @@ def force_flush(timeout: float = 5.0) -> bool:
     return ok
 
 
+class _ForkToken:
+    """Kept alive for multiprocessing's after-fork registry (it holds values weakly)."""
+
+
+_FORK_TOKEN = _ForkToken()
+
+
+def _flush_at_multiprocessing_exit(_: object) -> None:
+    # multiprocessing ends its children with os._exit(), skipping atexit, and clears the
+    # finalizers a child inherits before running its after-fork hooks: register here.
+    import multiprocessing.util
+
+    multiprocessing.util.Finalize(None, shutdown, exitpriority=100)
+
+
 def _reconfigure_in_child() -> None:
     """After a fork: the child exports its own telemetry, under its own instance id."""
-    global _pipeline
+    global _pipeline, _lock
+    # A thread of the parent may have held the lock at the fork; it does not exist here.
+    _lock = threading.RLock()
     pipeline, _pipeline = _pipeline, None
     if pipeline is None:
         return
@@ -392,16 +409,18 @@ def _reconfigure_in_child() -> None:
         "additional_log_processors",
     ):
         kwargs[key] = ()
+    # The child is part of the parent's run: same trading.run.id, its own instance id.
+    run_id = pipeline.settings.resource_attributes.get(semconv.TRADING_RUN_ID)
+    if run_id:
+        os.environ["TRADETEL_RUN_ID"] = str(run_id)
     try:
         configure(**kwargs)
     except Exception as exc:
         report_internal_error("configure after fork", exc)
         return
-    # multiprocessing ends its children with os._exit(), skipping atexit: flush from its
-    # finalizers instead.
     mp_util = sys.modules.get("multiprocessing.util")
     if mp_util is not None:
-        mp_util.Finalize(None, shutdown, exitpriority=100)
+        mp_util.register_after_fork(_FORK_TOKEN, _flush_at_multiprocessing_exit)
 
 
 if hasattr(os, "register_at_fork"):
