@@ -188,8 +188,13 @@ def resolve(
     environment = environment or _env("TRADETEL_ENVIRONMENT")
     if environment:
         attrs[semconv.DEPLOYMENT_ENVIRONMENT] = environment
-    where = "mode" if mode else "TRADETEL_MODE"
-    mode = mode or _env("TRADETEL_MODE") or env_attrs.get(semconv.TRADING_MODE) or "live"
+    if mode:
+        where = "mode"
+    elif _env("TRADETEL_MODE"):
+        where, mode = "TRADETEL_MODE", _env("TRADETEL_MODE")
+    else:
+        where = f"OTEL_RESOURCE_ATTRIBUTES {semconv.TRADING_MODE}"
+        mode = env_attrs.get(semconv.TRADING_MODE) or "live"
     if mode not in semconv.TRADING_MODES:
         raise ConfigError(
             f"{where}={mode!r}: the trading mode is one of {', '.join(semconv.TRADING_MODES)}"
@@ -207,9 +212,13 @@ def resolve(
         symbols = (_env("TRADETEL_METRIC_SYMBOLS") or "").split(",")
     if isinstance(symbols, str):
         symbols = symbols.split(",")
+    exporters = _exporters(exporter)
+    if "otlp" in exporters:  # checked now: configure() tears the old pipeline down next
+        for signal in ("traces", "metrics", "logs") if logs else ("traces", "metrics"):
+            otlp_protocol(signal)
     return Settings(
         resource_attributes=attrs,
-        exporters=_exporters(exporter),
+        exporters=exporters,
         data_dir=Path(data_dir),
         trace_sample_rate=_rate(trace_sample_rate),
         metrics_interval=_metrics_interval(metrics_interval),

@@ -68,8 +68,10 @@ class BatchWorker(Generic[T]):
         max_queue: int = 4096,
         max_batch: int = 512,
         delay: float = 1.0,
+        close: Callable[[], object] | None = None,
     ) -> None:
         self._export = export
+        self._close = close  # the exporter's shutdown: after the last batch
         self._on_drop = on_drop
         self._max_queue = max_queue
         self._max_batch = max_batch
@@ -145,6 +147,8 @@ class BatchWorker(Generic[T]):
             self._on_drop(left)
             self._queue.clear()
         self._dead = True
+        if self._close is not None:
+            self._close()
         return not self._thread.is_alive()
 
     def abandon(self) -> None:
@@ -158,14 +162,16 @@ def span_worker(exporter: SpanExporter, on_drop: Callable[[int], None]) -> Batch
         spans = [s.to_readable() if type(s) is TradetelSpan else s for s in batch]
         return exporter.export(spans) is SpanExportResult.SUCCESS
 
-    return BatchWorker("spans", export, on_drop, delay=_env_seconds("OTEL_BSP_SCHEDULE_DELAY", 1.0))
+    delay = _env_seconds("OTEL_BSP_SCHEDULE_DELAY", 1.0)
+    return BatchWorker("spans", export, on_drop, delay=delay, close=exporter.shutdown)
 
 
 def log_worker(exporter: LogRecordExporter, on_drop: Callable[[int], None]) -> BatchWorker[Any]:
     def export(batch: list[ReadableLogRecord]) -> bool:
         return exporter.export(batch) is LogRecordExportResult.SUCCESS
 
-    return BatchWorker("logs", export, on_drop, delay=_env_seconds("OTEL_BLRP_SCHEDULE_DELAY", 1.0))
+    delay = _env_seconds("OTEL_BLRP_SCHEDULE_DELAY", 1.0)
+    return BatchWorker("logs", export, on_drop, delay=delay, close=exporter.shutdown)
 
 
 def _env_seconds(name: str, default: float) -> float:

@@ -62,7 +62,11 @@ def clean_value(value: Any) -> AttributeValue:
         return value  # type: ignore[no-any-return]
     if isinstance(value, (list, tuple)) and value:
         first = type(value[0])
-        if first in _PRIMITIVES and all(type(v) is first for v in value):
+        if (
+            first in _PRIMITIVES
+            and all(type(v) is first for v in value)
+            and (first is not int or all(-_INT_LIMIT <= v < _INT_LIMIT for v in value))
+        ):
             return tuple(value)
     if isinstance(value, _PRIMITIVES):  # str/int/float subclasses, enums with values
         return str(value)
