@@ -506,3 +506,14 @@ def test_tradetel_metric_symbols_variable_lists_the_symbols(
 def test_without_metric_symbols_no_order_duration_series_has_a_symbol() -> None:
     series = place_orders_for(["BTC/USDT", "ETH/USDT"])
     assert [s.get("trading.symbol") for s in series] == [None]
+
+
+def test_service_instance_id_is_one_per_process_across_reconfiguration() -> None:
+    from tradetel.testing import capture
+
+    ids = []
+    for _ in range(2):
+        with capture() as cap, tradetel.span("s"):
+            pass
+        ids.append(cap.span("s").resource.attributes["service.instance.id"])
+    assert ids[0] == ids[1]

@@ -390,8 +390,14 @@ def test_failing_metric_reader_makes_force_flush_report_false_not_raise(
     step()
     assert tradetel.force_flush() is False
     assert tradetel.force_flush() is False
-    (warning,) = internal_error_warnings(caplog, "force_flush")
+    # the reader is the user's: a warning, once - not one of tradetel's internal errors
+    (warning,) = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "tradetel" and "metrics flush did not complete" in r.getMessage()
+    ]
     assert "metric reader bug" in warning
+    assert internal_error_warnings(caplog, "force_flush") == []
     assert tradetel.shutdown() is True
     assert [span.name for _, span in file_spans(tmp_path)] == ["guarded step"]
 
@@ -430,3 +436,37 @@ def test_unencodable_attribute_values_are_exported_as_text_in_an_intact_batch(
     assert attrs["notional"] == str(10**30)
     assert attrs["levels"] == f"(1, {2**70})"
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_shutdown_and_flush_say_false_when_the_backend_refuses_what_was_recorded(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+
+    @tradetel.order("binance")
+    def submit() -> None:
+        pass
+
+    tradetel.configure(exporter="otlp")
+    submit()
+    assert tradetel.force_flush() is True  # accepted
+    receiver.fail_with = 400  # the backend now refuses everything (not retried)
+    submit()
+    assert tradetel.force_flush() is False
+    submit()
+    assert tradetel.shutdown() is False
+
+
+def test_a_tiny_timeout_with_a_backlog_returns_false_and_never_raises(
+    dead_endpoint: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under the suite internal errors raise: this passing shows the timeout is not one.
+    @tradetel.instrument
+    def step() -> None:
+        pass
+
+    tradetel.configure(exporter="otlp", logs=False)
+    for _ in range(5000):
+        step()
+    assert tradetel.force_flush(timeout=0.1) is False
+    assert tradetel.shutdown(timeout=0.1) is False

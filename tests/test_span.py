@@ -67,3 +67,12 @@ def test_unencodable_attribute_values_become_text() -> None:
     assert attrs["position"] == "Position(BTC, 1.5)"
     assert attrs["big"] == str(2**70)
     assert tuple(attrs["levels"]) == (1.0, 2.0)
+
+
+def test_text_that_is_not_valid_unicode_is_kept_with_the_bad_part_escaped() -> None:
+    with capture() as cap, tradetel.span("s") as s:
+        s.set_attribute("reason", "bad \ud800 byte")
+        s.set_attribute("tags", ["ok", "also \udfff"])
+    attrs = cap.span("s").attributes
+    assert attrs["reason"] == "bad \\ud800 byte"
+    assert tuple(attrs["tags"]) == ("ok", "also \\udfff")

@@ -77,6 +77,17 @@ def parse_resource_attributes(text: str | None) -> dict[str, str]:
     return attributes
 
 
+_instance: tuple[int, str] = (0, "")
+
+
+def instance_id() -> str:
+    """``service.instance.id``: one per process (a forked child gets its own)."""
+    global _instance
+    if _instance[0] != os.getpid():
+        _instance = (os.getpid(), uuid.uuid4().hex)
+    return _instance[1]
+
+
 def _script_name() -> str:
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
     name = Path(argv0).stem if argv0 not in ("", "-c", "-m") else ""
@@ -202,7 +213,7 @@ def resolve(
     attrs[semconv.TRADING_MODE] = mode
     # One id per run; a launcher sets TRADETEL_RUN_ID so that a program's children share it.
     attrs[semconv.TRADING_RUN_ID] = _env("TRADETEL_RUN_ID") or uuid.uuid4().hex
-    attrs[semconv.SERVICE_INSTANCE_ID] = uuid.uuid4().hex
+    attrs[semconv.SERVICE_INSTANCE_ID] = instance_id()
     attrs["process.pid"] = os.getpid()
 
     if os.fspath(data_dir) == DEFAULT_DATA_DIR and _env("TRADETEL_DATA_DIR"):

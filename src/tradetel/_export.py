@@ -81,6 +81,7 @@ class BatchWorker(Generic[T]):
         self._cond = threading.Condition()
         self._requested = 0  # flush generations asked for / done
         self._done = 0
+        self._failed = 0  # items whose export failed, ever
         self._stopping = False
         self._dead = False
         self._thread = threading.Thread(target=self._run, name=f"tradetel-{name}", daemon=True)
@@ -121,22 +122,26 @@ class BatchWorker(Generic[T]):
                     report_internal_error("exporter", exc)
                     ok = False
                 if not ok:
+                    self._failed += len(batch)
                     self._on_drop(len(batch))
         finally:
             detach(token)
 
     def force_flush(self, timeout: float) -> bool:
-        """Export what is queued now; False when that did not finish within ``timeout``."""
+        """Export what is queued now; False when some of it failed or time ran out."""
         if self._dead or not self._thread.is_alive():
             return False
+        failed = self._failed
         with self._cond:
             self._requested += 1
             target = self._requested
             self._wake.set()
-            return self._cond.wait_for(lambda: self._done >= target, timeout)
+            done = self._cond.wait_for(lambda: self._done >= target, timeout)
+        return done and self._failed == failed
 
     def shutdown(self, timeout: float) -> bool:
-        """Export what is queued and stop the thread; False when time ran out first."""
+        """Export what is queued and stop the thread; False when some of it was not exported."""
+        failed = self._failed
         with self._cond:
             self._stopping = True
         self._wake.set()
@@ -149,7 +154,7 @@ class BatchWorker(Generic[T]):
         self._dead = True
         if self._close is not None:
             self._close()
-        return not self._thread.is_alive()
+        return not left and not self._thread.is_alive() and self._failed == failed
 
     def abandon(self) -> None:
         """In a forked child: drop the parent's queue and accept nothing more."""
@@ -241,6 +246,7 @@ class PeriodicReader(MetricReader):
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._pid = os.getpid()
+        self.last_export_ok = True
         self._thread = threading.Thread(target=self._run, name="tradetel-metrics", daemon=True)
         self._thread.start()
 
@@ -268,14 +274,18 @@ class PeriodicReader(MetricReader):
             result = MetricExportResult.FAILURE
         finally:
             detach(token)
-        if result is not MetricExportResult.SUCCESS:
+        self.last_export_ok = result is MetricExportResult.SUCCESS
+        if not self.last_export_ok:
             self._on_drop(count_points(metrics_data))
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         self._collect_guarded(timeout_millis)
-        return self._exporter.force_flush(timeout_millis=timeout_millis)
+        flushed = self._exporter.force_flush(timeout_millis=timeout_millis)
+        return self.last_export_ok and flushed
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout_millis / 1000)

@@ -41,6 +41,15 @@ def report_internal_error(kind: str, exc: BaseException) -> None:
         logger.debug("tradetel: internal error in %s: %r", kind, exc)
 
 
+def warn_once(kind: str, message: str, *args: object) -> None:
+    """Log a warning about something outside tradetel (a reader, a slow backend) once."""
+    with _seen_lock:
+        first = kind not in _seen
+        _seen.add(kind)
+    if first:
+        logger.warning(message, *args)
+
+
 def reset_reported_errors() -> None:
     """Forget which kinds were logged (for tests)."""
     with _seen_lock:

@@ -47,7 +47,7 @@ from ._export import (
     log_worker,
     span_worker,
 )
-from ._internal import report_internal_error
+from ._internal import report_internal_error, warn_once
 from ._metrics import Registry
 from ._runtime import STATE, Runtime
 from ._span import UNSAMPLED
@@ -68,6 +68,7 @@ class _Pipeline:
         self.tracer_provider: TracerProvider | None = None
         self.meter_provider: MeterProvider | None = None
         self.logger_provider: LoggerProvider | None = None
+        self.readers: list[PeriodicReader] = []  # tradetel's own, one per exporter
         self.registry = Registry()
         self.configure_kwargs: dict[str, Any] = {}
 
@@ -306,27 +307,33 @@ def _register_exit() -> None:
         atexit.register(shutdown)
 
 
-def _shutdown(p: _Pipeline, timeout: float) -> bool:
-    """Flush and stop everything ``p`` runs, within about ``timeout`` seconds in all."""
-    deadline = time.monotonic() + timeout
+#: Share of a flush or shutdown's time kept for metrics (a collection and one export):
+#: spans and logs going to a dead backend must not use it all.
+_METRICS_SHARE = 0.3
 
-    def left() -> float:
-        return max(0.0, deadline - time.monotonic())
 
-    if STATE.runtime is not None:
-        STATE.runtime = None  # new calls stop recording; calls in flight still end their spans
-    _logbridge.remove()
-    ok = True
-    for worker in [*p.span_workers, *p.log_workers]:
-        ok = _guarded(functools.partial(worker.shutdown, left())) and ok
-    if p.tracer_provider is not None:
-        ok = _guarded(p.tracer_provider.shutdown) and ok
-    if p.meter_provider is not None:
-        meters = p.meter_provider
-        ok = _guarded(lambda: meters.shutdown(timeout_millis=left() * 1000)) and ok
-    if p.logger_provider is not None:
-        ok = _guarded(p.logger_provider.shutdown) and ok
-    return ok
+class _Budget:
+    """Time left before a deadline, with a share of it reserved for metrics."""
+
+    def __init__(self, timeout: float) -> None:
+        self.deadline = time.monotonic() + timeout
+        self.reserve = timeout * _METRICS_SHARE
+
+    def for_queues(self) -> float:
+        return max(0.0, self.deadline - self.reserve - time.monotonic())
+
+    def for_metrics(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+def _metrics_step(what: str, step: Callable[[], object]) -> bool:
+    # The MeterProvider raises a plain Exception when a reader fails or time runs out: the
+    # reader is the user's or the backend is slow - worth a warning, not an internal error.
+    try:
+        return step() is not False
+    except Exception as exc:
+        warn_once(f"metrics {what}", "tradetel: metrics %s did not complete: %s", what, exc)
+        return False
 
 
 def _guarded(step: Callable[[], object]) -> bool:
@@ -338,10 +345,32 @@ def _guarded(step: Callable[[], object]) -> bool:
         return False
 
 
+def _shutdown(p: _Pipeline, timeout: float) -> bool:
+    """Flush and stop everything ``p`` runs, within about ``timeout`` seconds in all."""
+    budget = _Budget(timeout)
+    STATE.runtime = None  # new calls stop recording; calls in flight still end their spans
+    _logbridge.remove()
+    ok = True
+    for worker in [*p.span_workers, *p.log_workers]:
+        ok = _guarded(functools.partial(worker.shutdown, budget.for_queues())) and ok
+    if p.tracer_provider is not None:
+        ok = _guarded(p.tracer_provider.shutdown) and ok
+    if p.logger_provider is not None:
+        ok = _guarded(p.logger_provider.shutdown) and ok
+    if p.meter_provider is not None:
+        meters = p.meter_provider
+        millis = budget.for_metrics() * 1000
+        ok = _metrics_step("shutdown", lambda: meters.shutdown(timeout_millis=millis)) and ok
+    for reader in p.readers:
+        reader.shutdown(timeout_millis=0)  # a no-op unless the provider ran out of time first
+        ok = reader.last_export_ok and ok
+    return ok
+
+
 def shutdown(timeout: float = 5.0) -> bool:
     """Export everything recorded so far and stop tradetel; safe to call more than once.
 
-    Returns False when not everything could be exported within ``timeout`` seconds.
+    Returns False when not everything recorded could be exported within ``timeout`` seconds.
     """
     global _pipeline
     with _lock:
@@ -352,27 +381,22 @@ def shutdown(timeout: float = 5.0) -> bool:
 
 
 def force_flush(timeout: float = 5.0) -> bool:
-    """Export everything recorded so far, without stopping; False if time ran out."""
-    pipeline = _pipeline
-    if pipeline is None:
+    """Export everything recorded so far, without stopping; False if some of it was not."""
+    p = _pipeline
+    if p is None:
         return True
-    deadline = time.monotonic() + timeout
+    budget = _Budget(timeout)
     ok = True
-    try:
-        for worker in pipeline.span_workers:
-            ok = worker.force_flush(max(0.0, deadline - time.monotonic())) and ok
-        if pipeline.tracer_provider is not None:
-            ok = pipeline.tracer_provider.force_flush() and ok
-        if pipeline.logger_provider is not None:
-            ok = pipeline.logger_provider.force_flush() and ok
-        for worker in pipeline.log_workers:
-            ok = worker.force_flush(max(0.0, deadline - time.monotonic())) and ok
-        if pipeline.meter_provider is not None:
-            millis = max(0.0, deadline - time.monotonic()) * 1000
-            ok = pipeline.meter_provider.force_flush(timeout_millis=millis) and ok
-    except Exception as exc:
-        report_internal_error("force_flush", exc)
-        return False
+    for worker in [*p.span_workers, *p.log_workers]:
+        ok = _guarded(functools.partial(worker.force_flush, budget.for_queues())) and ok
+    if p.tracer_provider is not None:
+        ok = _guarded(p.tracer_provider.force_flush) and ok
+    if p.logger_provider is not None:
+        ok = _guarded(p.logger_provider.force_flush) and ok
+    if p.meter_provider is not None:
+        meters = p.meter_provider
+        millis = budget.for_metrics() * 1000
+        ok = _metrics_step("flush", lambda: meters.force_flush(timeout_millis=millis)) and ok
     return ok
 
 

@@ -56,22 +56,28 @@ ALIASES: dict[str, str] = {
 
 def clean_value(value: Any) -> AttributeValue:
     """An attribute value OTLP can encode; anything else becomes its (bounded) ``repr``."""
-    if type(value) in _PRIMITIVES:
-        if type(value) is int and not -_INT_LIMIT <= value < _INT_LIMIT:
-            return str(value)
+    kind = type(value)
+    if kind is str:
+        # A lone surrogate cannot be encoded as UTF-8 and would lose the attribute at export.
+        return value if value.isascii() else _utf8(value)
+    if kind is bool or kind is float or (kind is int and -_INT_LIMIT <= value < _INT_LIMIT):
         return value  # type: ignore[no-any-return]
-    if isinstance(value, (list, tuple)) and value:
-        first = type(value[0])
-        if (
-            first in _PRIMITIVES
-            and all(type(v) is first for v in value)
-            and (first is not int or all(-_INT_LIMIT <= v < _INT_LIMIT for v in value))
-        ):
-            return tuple(value)
-    if isinstance(value, _PRIMITIVES):  # str/int/float subclasses, enums with values
+    if kind in (list, tuple) and value:
+        cleaned = tuple(clean_value(v) for v in value)
+        if all(type(v) is type(cleaned[0]) and type(v) is not tuple for v in cleaned):
+            return cleaned
+    elif kind is not int and isinstance(value, _PRIMITIVES):  # subclasses: enums with values
         return str(value)
-    text = repr(value)
+    text = str(value) if kind is int else repr(value)
     return text if len(text) <= 256 else text[:255] + "…"
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def clean_attributes(attributes: Mapping[str, Any]) -> dict[str, AttributeValue]:
