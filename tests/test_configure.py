@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -517,3 +518,57 @@ def test_service_instance_id_is_one_per_process_across_reconfiguration() -> None
             pass
         ids.append(cap.span("s").resource.attributes["service.instance.id"])
     assert ids[0] == ids[1]
+
+
+def test_an_exporter_rejecting_its_settings_is_a_config_error_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tradetel.testing import capture
+
+    @tradetel.instrument("kept")
+    def step() -> None:
+        pass
+
+    with capture() as cap:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_COMPRESSION", "brotli")
+        with pytest.raises(tradetel.ConfigError, match=r"exporter='otlp'.*could not be set up"):
+            tradetel.configure(exporter="otlp")
+        step()
+    assert [s.name for s in cap.spans] == ["kept"]
+
+
+def test_service_name_under_python_dash_m_is_the_package_name(tmp_path: Path) -> None:
+    package = tmp_path / "momentum_bot"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(
+        "from tradetel._config import resolve\n"
+        "s = resolve(service_name=None, environment=None, mode=None, exporter='none',\n"
+        "            data_dir='.tradetel', trace_sample_rate=None, metrics_interval=None,\n"
+        "            logs=False)\n"
+        "print(s.service_name)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "momentum_bot"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert out.stdout.strip() == "momentum_bot"
+
+
+def test_exit_after_reconfiguring_is_quiet_and_exports_the_last_pipeline(tmp_path: Path) -> None:
+    code = (
+        "import tradetel\n"
+        f"tradetel.configure(exporter='file', data_dir={str(tmp_path / 'a')!r})\n"
+        f"tradetel.configure(exporter='file', data_dir={str(tmp_path / 'b')!r})\n"
+        "with tradetel.span('last'):\n"
+        "    pass\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr == ""
+    assert '"name":"last"' in (tmp_path / "b" / "traces.jsonl").read_text()

@@ -110,7 +110,10 @@ def test_methods_classmethods_and_staticmethods_are_traced() -> None:
         assert bot.steps == 1
     names = [s.name for s in cap.spans]
     assert names == ["Bot.create", "strategy momentum", "Bot.helper"]
-    assert cap.span("strategy momentum").attributes[sc.CODE_FUNCTION_NAME] == "Bot.on_tick"
+    assert (
+        cap.span("strategy momentum").attributes[sc.CODE_FUNCTION_NAME]
+        == "test_decorators.Bot.on_tick"
+    )
 
 
 def test_async_function_span_covers_the_await_and_parents_inner_spans() -> None:
@@ -478,3 +481,40 @@ def test_partials_and_callable_objects_are_named_after_what_they_call() -> None:
         )
         assert tradetel.instrument(Router())() == 1
     assert [s.name for s in cap.spans] == [submit.__qualname__, Router.__qualname__]
+
+
+def test_decorator_sample_rate_zero_also_keeps_what_it_calls_out_of_traces() -> None:
+    from opentelemetry import baggage, context
+
+    tracer = trace.get_tracer("third-party")
+
+    @tradetel.order("binance")
+    def submit() -> None:
+        with tracer.start_as_current_span("POST /order"):
+            pass
+
+    @tradetel.instrument(sample_rate=0.0)
+    def heartbeat() -> None:
+        token = context.attach(baggage.set_baggage("desk", "crypto"))  # a new context
+        try:
+            submit()
+        finally:
+            context.detach(token)
+
+    with capture(trace_sample_rate=1.0) as cap:
+        heartbeat()
+        (point,) = cap.points(sc.ORDER_DURATION)
+    assert cap.spans == []
+    assert point.count == 1
+
+
+def test_venue_read_from_an_argument_is_kept_as_given() -> None:
+    @tradetel.order
+    def submit(venue: str) -> None:
+        pass
+
+    with capture() as cap:
+        submit("Kraken")
+        (point,) = cap.points(sc.ORDER_DURATION)
+    assert point.attributes[sc.VENUE] == "Kraken"
+    assert cap.span("order submit").attributes[sc.VENUE] == "Kraken"

@@ -89,9 +89,12 @@ def instance_id() -> str:
 
 
 def _script_name() -> str:
+    """The program's name: the script's, or the package's for ``python -m package``."""
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
-    name = Path(argv0).stem if argv0 not in ("", "-c", "-m") else ""
-    return name or "python"
+    if argv0 in ("", "-", "-c", "-m"):
+        return "python"
+    path = Path(argv0)
+    return path.parent.name if path.stem == "__main__" and path.parent.name else path.stem
 
 
 def _exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:

@@ -117,12 +117,18 @@ def _locate(func: Callable[..., Any], names: Sequence[str]) -> dict[str, _Arg]:
     return found
 
 
-def _label(value: Any) -> str | None:
-    """A low-cardinality metric label from an argument (an enum, a str): lower-case text."""
+def _label(attr: str, value: Any) -> str | None:
+    """An argument (a str, an enum) as the text of a trading attribute.
+
+    Sides, order types and statuses are lower-case enums in SEMCONV; symbols are unified
+    upper-case pairs; a venue id is kept as given.
+    """
     if value is None:
         return None
-    value = getattr(value, "value", value)
-    return str(value).lower()
+    text = str(getattr(value, "value", value))
+    if attr in _LOWER:
+        return text.lower()
+    return text.upper() if attr == sc.SYMBOL else text
 
 
 class _Site:
@@ -166,7 +172,11 @@ class _Site:
         """Decide sampling, start the span when sampled: ``(span, token, metric key)``."""
         try:
             dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
-            key = tuple([_label(a.get(args, kwargs)) for _, a in dynamic]) if dynamic else None
+            key = (
+                tuple([_label(attr, a.get(args, kwargs)) for attr, a in dynamic])
+                if dynamic
+                else None
+            )
             bound = rt.root_bound if self.bound is None else self.bound
             span, token = start(
                 rt, self.span_name, self.span_kind, self.span_attributes, bound, activate
@@ -176,7 +186,7 @@ class _Site:
                 for attr, arg in self.span_args:
                     value = arg.get(args, kwargs)
                     if value is not None:
-                        attrs[attr] = _label(value) if attr in _LOWER else clean_value(value)
+                        attrs[attr] = _label(attr, value) if attr in _LOWER else clean_value(value)
                 for name, arg in self.record_args:
                     attrs[name] = clean_value(arg.get(args, kwargs))
             return span, token, key
@@ -226,10 +236,8 @@ class _Site:
             if key is not None:
                 dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
                 for (attr, _), value in zip(dynamic, key, strict=True):
-                    if value is not None and (
-                        attr != sc.SYMBOL or value.upper() in rt.metric_symbols
-                    ):
-                        attrs[attr] = value.upper() if attr == sc.SYMBOL else value
+                    if value is not None and (attr != sc.SYMBOL or value in rt.metric_symbols):
+                        attrs[attr] = value
             if error is not None:
                 attrs[sc.ERROR_TYPE] = error
             hist = rt.registry.histogram(
@@ -249,12 +257,12 @@ class _Site:
 
             return attach(set_span_in_context(span, get_current()))
         if token is not None:  # an unsampled root: mark each step as inside it
-            return UNSAMPLED.set(get_current())
+            return UNSAMPLED.set(True)
         return None
 
 
 #: Span attributes taken from arguments that are normalised to lower case.
-_LOWER = frozenset({sc.SIDE, sc.ORDER_TYPE})
+_LOWER = frozenset({sc.SIDE, sc.ORDER_TYPE, sc.ORDER_STATUS})
 
 
 def _order_result(span: TradetelSpan, result: Any) -> None:
@@ -265,7 +273,7 @@ def _order_result(span: TradetelSpan, result: Any) -> None:
         order_id, status = getattr(result, "id", None), getattr(result, "status", None)
     if order_id is not None:
         span.attributes[sc.ORDER_ID] = str(order_id)
-    label = _label(status)
+    label = _label(sc.ORDER_STATUS, status)
     if label is not None:
         span.attributes[sc.ORDER_STATUS] = _STATUS.get(label, label)
 
@@ -414,6 +422,13 @@ def _decorate(func: Any, make_site: Callable[[Callable[..., Any]], _Site]) -> An
     return _wrap(func, make_site(func))
 
 
+def _function_name(func: Callable[..., Any]) -> str:
+    """``code.function.name``: the qualified name with its module, as OTel's semconv has it."""
+    module = getattr(func, "__module__", None)
+    qualname = _qualname(func)
+    return f"{module}.{qualname}" if module and module != "__main__" else qualname
+
+
 def _qualname(func: Callable[..., Any]) -> str:
     """The qualified name of a function; a partial or a callable object has none of its own."""
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
@@ -469,10 +484,11 @@ def instrument(
                 f"@instrument on {qualname}: record_args names {sorted(missing)}, "
                 "which the function does not take"
             )
-        span_attrs = {sc.CODE_FUNCTION_NAME: qualname, **clean_attributes(attributes or {})}
+        function = _function_name(func)
+        span_attrs = {sc.CODE_FUNCTION_NAME: function, **clean_attributes(attributes or {})}
         return _Site(
             func, "instrument", name or qualname, SpanKind.INTERNAL, span_attrs,
-            {sc.CODE_FUNCTION_NAME: qualname}, rate, record_args=record_args,
+            {sc.CODE_FUNCTION_NAME: function}, rate, record_args=record_args,
         )  # fmt: skip
 
     return lambda func: _decorate(func, make_site)
@@ -497,7 +513,7 @@ def strategy(name: Any = None, **attributes: Any) -> Any:
         qualname = _qualname(func)
         strategy_name = name or qualname
         span_name = f"{sc.SPAN_STRATEGY_PREFIX}{name}" if name else qualname
-        static = {sc.STRATEGY_NAME: strategy_name, sc.CODE_FUNCTION_NAME: qualname}
+        static = {sc.STRATEGY_NAME: strategy_name, sc.CODE_FUNCTION_NAME: _function_name(func)}
         span_attrs = {**static, **clean_attributes(attributes)}
         return _Site(func, "strategy", span_name, SpanKind.INTERNAL, span_attrs, static, None)
 
@@ -535,7 +551,7 @@ def order(venue: Any = None, operation: str = "submit", **attributes: Any) -> An
         metric: dict[str, AttributeValue] = {sc.ORDER_OPERATION: operation}
         span_attrs: dict[str, AttributeValue] = {
             sc.ORDER_OPERATION: operation,
-            sc.CODE_FUNCTION_NAME: _qualname(func),
+            sc.CODE_FUNCTION_NAME: _function_name(func),
             **static_attrs,
         }
         dynamic: list[tuple[str, _Arg]] = []

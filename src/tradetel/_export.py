@@ -180,8 +180,9 @@ def log_worker(exporter: LogRecordExporter, on_drop: Callable[[int], None]) -> B
 
 
 def _env_seconds(name: str, default: float) -> float:
+    """A delay variable in milliseconds; at least 10 ms, so the worker never spins."""
     try:
-        return float(os.environ[name]) / 1000.0
+        return max(0.01, float(os.environ[name]) / 1000.0)
     except (KeyError, ValueError):
         return default
 

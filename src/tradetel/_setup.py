@@ -38,6 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from . import _logbridge, semconv
 from ._config import DEFAULT_DATA_DIR, Settings, resolve
 from ._decorators import disabled
+from ._errors import ConfigError
 from ._export import (
     BatchWorker,
     PeriodicReader,
@@ -70,6 +71,8 @@ class _Pipeline:
         self.logger_provider: LoggerProvider | None = None
         self.readers: list[PeriodicReader] = []  # tradetel's own, one per exporter
         self.registry = Registry()
+        self.runtime: Runtime | None = None
+        self.log_handler: logging.Handler | None = None
         self.configure_kwargs: dict[str, Any] = {}
 
 
@@ -90,7 +93,7 @@ class _Sampler(Sampler):
     ) -> SamplingResult:
         ctx = parent_context if parent_context is not None else get_current()
         parent = trace.get_current_span(ctx).get_span_context()
-        if not parent.is_valid and UNSAMPLED.get() is ctx:
+        if not parent.is_valid and UNSAMPLED.get():
             return SamplingResult(Decision.DROP)
         return self._delegate.should_sample(parent_context, trace_id, name, *args, **kwargs)
 
@@ -167,19 +170,20 @@ def configure(
         logs=logs,
         metric_symbols=metric_symbols,
     )
+    # Build the new pipeline first: if an exporter rejects its settings, the program keeps
+    # the configuration it had.
+    pipeline = _build(
+        settings, additional_span_processors, additional_metric_readers, additional_log_processors
+    )
+    pipeline.configure_kwargs = kwargs
     global _pipeline
     with _lock:
         if _pipeline is not None:
             _shutdown(_pipeline, 5.0)
-            _pipeline = None
-        pipeline = _build(
-            settings,
-            additional_span_processors,
-            additional_metric_readers,
-            additional_log_processors,
-        )
-        pipeline.configure_kwargs = kwargs
         _pipeline = pipeline
+        STATE.runtime = pipeline.runtime
+        if pipeline.log_handler is not None:
+            _logbridge.install(pipeline.log_handler)
         _set_globals(pipeline)
         _register_exit()
 
@@ -210,16 +214,38 @@ def _build(
     metric_readers: Sequence[MetricReader],
     log_processors: Sequence[LogRecordProcessor],
 ) -> _Pipeline:
+    """Make a pipeline, not yet installed; on failure, stop what was started and raise."""
+    p = _Pipeline(settings)
+    try:
+        _build_into(p, settings, span_processors, metric_readers, log_processors)
+    except Exception as exc:
+        _teardown(p, _Budget(1.0))
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(
+            f"exporter={','.join(settings.exporters)!r}: the exporter could not be set up "
+            f"({type(exc).__name__}: {exc}); check its OTEL_EXPORTER_OTLP_* variables"
+        ) from exc
+    return p
+
+
+def _build_into(
+    p: _Pipeline,
+    settings: Settings,
+    span_processors: Sequence[SpanProcessor],
+    metric_readers: Sequence[MetricReader],
+    log_processors: Sequence[LogRecordProcessor],
+) -> None:
     from . import exporters
 
-    p = _Pipeline(settings)
     resource = Resource.create(settings.resource_attributes)
     scope = InstrumentationScope("tradetel", __version__)
     names = [n for n in settings.exporters if n != "none"]
 
     # traces
     drop_span = _dropped(p.registry, "span")
-    p.span_workers = [span_worker(exporters.span_exporter(n, settings), drop_span) for n in names]
+    for name in names:
+        p.span_workers.append(span_worker(exporters.span_exporter(name, settings), drop_span))
     workers = p.span_workers
     sink: Callable[[Any], None]
     if len(workers) == 1:
@@ -230,8 +256,9 @@ def _build(
             for worker in workers:
                 worker.put(item)
 
+    # tradetel's own atexit hook shuts everything down in order: not the SDK's as well
     p.tracer_provider = TracerProvider(
-        resource=resource, sampler=_Sampler(settings.trace_sample_rate)
+        resource=resource, sampler=_Sampler(settings.trace_sample_rate), shutdown_on_exit=False
     )
     if workers:
         p.tracer_provider.add_span_processor(SinkSpanProcessor(sink))
@@ -240,34 +267,34 @@ def _build(
 
     # metrics
     drop_metric = _dropped(p.registry, "metric")
-    readers: list[MetricReader] = [
-        PeriodicReader(
-            exporters.metric_exporter(n, settings), settings.metrics_interval, drop_metric
-        )
-        for n in names
-    ]
-    readers.extend(metric_readers)
+    for name in names:
+        exporter = exporters.metric_exporter(name, settings)
+        p.readers.append(PeriodicReader(exporter, settings.metrics_interval, drop_metric))
+    readers: list[MetricReader] = [*p.readers, *metric_readers]
     latency = View(
         instrument_type=Histogram,
         instrument_unit="s",
         aggregation=ExplicitBucketHistogramAggregation(semconv.LATENCY_BUCKETS),
     )
-    p.meter_provider = MeterProvider(metric_readers=readers, resource=resource, views=[latency])
+    p.meter_provider = MeterProvider(
+        metric_readers=readers, resource=resource, views=[latency], shutdown_on_exit=False
+    )
     for reader in readers:
         add_metric_source(reader, resource, scope, p.registry.collect)
 
     # logs
     drop_log = _dropped(p.registry, "log")
     if settings.logs:
-        p.logger_provider = LoggerProvider(resource=resource)
-        p.log_workers = [log_worker(exporters.log_exporter(n, settings), drop_log) for n in names]
+        p.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+        for name in names:
+            p.log_workers.append(log_worker(exporters.log_exporter(name, settings), drop_log))
         if p.log_workers:
             p.logger_provider.add_log_record_processor(SinkLogProcessor(p.log_workers))
         for log_processor in log_processors:
             p.logger_provider.add_log_record_processor(log_processor)
-        _logbridge.install(LoggingHandler(level=logging.NOTSET, logger_provider=p.logger_provider))
+        p.log_handler = LoggingHandler(level=logging.NOTSET, logger_provider=p.logger_provider)
 
-    STATE.runtime = Runtime(
+    p.runtime = Runtime(
         resource=resource,
         scope=scope,
         sample_rate=settings.trace_sample_rate,
@@ -276,7 +303,6 @@ def _build(
         span_processors=span_processors,
         metric_symbols=settings.metric_symbols,
     )
-    return p
 
 
 def _set_globals(pipeline: _Pipeline) -> None:
@@ -346,10 +372,14 @@ def _guarded(step: Callable[[], object]) -> bool:
 
 
 def _shutdown(p: _Pipeline, timeout: float) -> bool:
-    """Flush and stop everything ``p`` runs, within about ``timeout`` seconds in all."""
-    budget = _Budget(timeout)
+    """Uninstall ``p``, then flush and stop it, within about ``timeout`` seconds in all."""
     STATE.runtime = None  # new calls stop recording; calls in flight still end their spans
     _logbridge.remove()
+    return _teardown(p, _Budget(timeout))
+
+
+def _teardown(p: _Pipeline, budget: _Budget) -> bool:
+    """Flush and stop everything ``p`` runs; False when some of it was not exported."""
     ok = True
     for worker in [*p.span_workers, *p.log_workers]:
         ok = _guarded(functools.partial(worker.shutdown, budget.for_queues())) and ok

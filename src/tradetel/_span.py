@@ -7,7 +7,7 @@ children, and log records emitted inside it carry its ids.
 
 Sampling follows OTel's ``ParentBased(TraceIdRatioBased(rate))``. A root span that is not
 sampled attaches no OTel context (that costs a context copy); instead it marks the current
-context as "inside an unsampled root", and both tradetel's spans and the SDK sampler (see
+execution context as "inside an unsampled root", and both tradetel's spans and the SDK sampler (see
 ``_setup``) treat that mark as an unsampled parent.
 """
 
@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
-from opentelemetry.context import Context, attach, detach, get_current
+from opentelemetry.context import attach, detach, get_current
 from opentelemetry.trace import INVALID_SPAN, Link, SpanContext, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
@@ -35,8 +35,9 @@ if TYPE_CHECKING:  # the SDK is loaded by configure(); a span exists only after 
 
 __all__ = ["TradetelSpan", "span"]
 
-#: The OTel context that was current when an unsampled root span started (see module doc).
-UNSAMPLED: ContextVar[Context | None] = ContextVar("tradetel_unsampled", default=None)
+#: True inside an unsampled root span (see module doc): only a span in the OTel context
+#: (a sampled parent attached later, e.g. a remote one) overrides it.
+UNSAMPLED: ContextVar[bool] = ContextVar("tradetel_unsampled", default=False)
 
 _SAMPLED_FLAGS = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 _PRIMITIVES = (str, bool, int, float)
@@ -286,13 +287,13 @@ def start(
                 return None, None
             trace_id = parent_sc.trace_id
         else:
-            if UNSAMPLED.get() is ctx:
+            if UNSAMPLED.get():
                 return None, None  # inside an unsampled root: every descendant is unsampled
-            if not bound and not STATE.rate_overrides:
-                return None, None  # nothing below can sample either: no mark needed
+            if not bound and not rt.root_bound and not STATE.rate_overrides:
+                return None, None  # nothing anywhere can sample: no mark needed
             trace_id = getrandbits(128) if bound else 0
             if not trace_id or (trace_id & _MASK64) >= bound:
-                return None, (UNSAMPLED.set(ctx) if activate else MARK_STEPS)
+                return None, (UNSAMPLED.set(True) if activate else MARK_STEPS)
             parent_sc = None
     span = TradetelSpan(rt, name, kind, trace_id, parent_sc, dict(attributes), time.time_ns())
     if rt.span_processors:

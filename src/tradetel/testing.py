@@ -15,7 +15,7 @@ it down on exit, replacing any configuration the program had made.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -67,12 +67,12 @@ class Capture:
                     found.setdefault(metric.name, []).extend(metric.data.data_points)
         return found
 
-    def points(self, name: str, **attributes: Any) -> list[Any]:
+    def points(self, name: str, attributes: Mapping[str, Any] | None = None) -> list[Any]:
         """The data points of metric ``name`` whose attributes include ``attributes``.
 
-        Keyword names use ``_`` for ``.`` (``trading_venue="sim"``).
+        cap.points("trading.order.duration", {"trading.venue": "sim"})
         """
-        wanted = {k.replace("_", "."): v for k, v in attributes.items()}
+        wanted = dict(attributes or {})
         return [
             p
             for p in self.metrics().get(name, [])
