@@ -52,6 +52,17 @@ def _place_order(symbol: str, side: str, amount: float, price: float | None = No
     return None
 
 
+def _configure(data_dir: str, trace_sample_rate: float) -> None:
+    tradetel.configure(
+        service_name="overhead-benchmark",
+        exporter="file",
+        data_dir=data_dir,
+        trace_sample_rate=trace_sample_rate,
+        metrics_interval=3600,  # one collection at the end: not part of what is measured
+        logs=False,
+    )
+
+
 def run(calls: int, rounds: int) -> dict[str, float]:
     results: dict[str, float] = {}
     results["bare"] = _median_ns(lambda: _place_order("BTC/USDT", "buy", 1.0, 100.0), calls, rounds)
@@ -65,14 +76,7 @@ def run(calls: int, rounds: int) -> dict[str, float]:
 
     decorated = tradetel.order("binance", order_type="limit")(_place_order)
     with tempfile.TemporaryDirectory() as data_dir:
-        tradetel.configure(
-            service_name="overhead-benchmark",
-            exporter="file",
-            data_dir=data_dir,
-            trace_sample_rate=1.0,
-            metrics_interval=3600,
-            logs=False,
-        )
+        _configure(data_dir, trace_sample_rate=1.0)
         tracer = trace.get_tracer("raw-otel")
         histogram = metrics.get_meter("raw-otel").create_histogram("raw.order.duration", unit="s")
         span_attrs = {
@@ -110,14 +114,7 @@ def run(calls: int, rounds: int) -> dict[str, float]:
         results["sampled"] = statistics.median(sampled)
         results["raw_otel"] = statistics.median(raw_ns)
 
-        tradetel.configure(
-            service_name="overhead-benchmark",
-            exporter="file",
-            data_dir=data_dir,
-            trace_sample_rate=0.0,
-            metrics_interval=3600,
-            logs=False,
-        )
+        _configure(data_dir, trace_sample_rate=0.0)
         results["metrics_only"] = _median_ns(
             lambda: decorated("BTC/USDT", "buy", 1.0, 100.0), calls, rounds
         )

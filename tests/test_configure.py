@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 import tradetel
-from otlp_receiver import OtlpReceiver, any_value, attributes
+from otlp_receiver import OtlpReceiver, attributes
+from telemetry_files import file_log_bodies, file_metrics, file_span_names, file_spans
 from tradetel import semconv
-from tradetel.exporters._otlpjson import read_file
 from tradetel.testing import capture
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
@@ -35,49 +33,6 @@ def resource(**configure_kwargs: Any) -> dict[str, Any]:
     with capture(**configure_kwargs) as cap, tradetel.span("probe"):
         pass
     return dict(cap.span("probe").resource.attributes)
-
-
-def file_spans(data_dir: Path) -> list[tuple[dict[str, Any], Span]]:
-    """Every span in ``traces.jsonl`` with the resource attributes it was written under."""
-    requests, malformed = read_file(data_dir / "traces.jsonl", "traces")
-    assert malformed == 0
-    return [
-        (attributes(rs.resource.attributes), span)
-        for request in requests
-        for rs in request.resource_spans
-        for ss in rs.scope_spans
-        for span in ss.spans
-    ]
-
-
-def file_span_names(data_dir: Path) -> list[str]:
-    return [span.name for _, span in file_spans(data_dir)]
-
-
-def file_metrics(data_dir: Path, name: str) -> list[Metric]:
-    """Every export of metric ``name`` in ``metrics.jsonl``, oldest first."""
-    requests, malformed = read_file(data_dir / "metrics.jsonl", "metrics")
-    assert malformed == 0
-    return [
-        metric
-        for request in requests
-        for rm in request.resource_metrics
-        for sm in rm.scope_metrics
-        for metric in sm.metrics
-        if metric.name == name
-    ]
-
-
-def file_log_bodies(data_dir: Path) -> list[Any]:
-    requests, malformed = read_file(data_dir / "logs.jsonl", "logs")
-    assert malformed == 0
-    return [
-        any_value(record.body)
-        for request in requests
-        for rl in request.resource_logs
-        for sl in rl.scope_logs
-        for record in sl.log_records
-    ]
 
 
 # -- resource ------------------------------------------------------------------------------

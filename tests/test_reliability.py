@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
     MetricExporter,
@@ -27,6 +26,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 import tradetel
 import tradetel.exporters
 from otlp_receiver import OtlpReceiver, attributes
+from telemetry_files import file_spans
 from tradetel import semconv
 from tradetel.exporters import CUMULATIVE
 from tradetel.exporters._otlpjson import read_file
@@ -79,19 +79,6 @@ def dropped(reader: InMemoryMetricReader, signal: str) -> int:
     ]
     assert len(values) == 1
     return int(values[0])
-
-
-def file_spans(data_dir: Path) -> list[tuple[dict[str, Any], Span]]:
-    """Every span in ``traces.jsonl`` with the resource attributes it was written under."""
-    requests, malformed = read_file(data_dir / "traces.jsonl", "traces")
-    assert malformed == 0
-    return [
-        (attributes(rs.resource.attributes), span)
-        for request in requests
-        for rs in request.resource_spans
-        for ss in rs.scope_spans
-        for span in ss.spans
-    ]
 
 
 def internal_error_warnings(caplog: pytest.LogCaptureFixture, kind: str) -> list[str]:
@@ -394,7 +381,7 @@ def test_failing_metric_reader_makes_force_flush_report_false_not_raise(
     (warning,) = [
         r.getMessage()
         for r in caplog.records
-        if r.name == "tradetel" and "metrics flush did not complete" in r.getMessage()
+        if r.name == "tradetel" and "metrics force_flush did not complete" in r.getMessage()
     ]
     assert "metric reader bug" in warning
     assert internal_error_warnings(caplog, "force_flush") == []

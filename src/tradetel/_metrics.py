@@ -71,16 +71,9 @@ class HistogramSeries:
 
     def record_exemplar(self, value: float, trace_id: int, span_id: int) -> None:
         """Record a value measured inside a sampled span, keeping it as the bucket's exemplar."""
-        i = bisect_left(self.bounds, value)
-        with self.lock:
-            self.counts[i] += 1
-            self.count += 1
-            self.sum += value
-            if value < self.min:
-                self.min = value
-            if value > self.max:
-                self.max = value
-            self.exemplars[i] = (value, time.time_ns(), trace_id, span_id)
+        self.record(value)
+        # A plain store: the newest exemplar of a bucket wins, a race only picks which one.
+        self.exemplars[bisect_left(self.bounds, value)] = (value, time.time_ns(), trace_id, span_id)
 
     def point(self, start_ns: int, now_ns: int) -> HistogramDataPoint:
         from opentelemetry.sdk.metrics._internal.exemplar import Exemplar

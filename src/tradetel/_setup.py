@@ -380,20 +380,26 @@ def _shutdown(p: _Pipeline, timeout: float) -> bool:
 
 def _teardown(p: _Pipeline, budget: _Budget) -> bool:
     """Flush and stop everything ``p`` runs; False when some of it was not exported."""
-    ok = True
-    for worker in [*p.span_workers, *p.log_workers]:
-        ok = _guarded(functools.partial(worker.shutdown, budget.for_queues())) and ok
-    if p.tracer_provider is not None:
-        ok = _guarded(p.tracer_provider.shutdown) and ok
-    if p.logger_provider is not None:
-        ok = _guarded(p.logger_provider.shutdown) and ok
-    if p.meter_provider is not None:
-        meters = p.meter_provider
-        millis = budget.for_metrics() * 1000
-        ok = _metrics_step("shutdown", lambda: meters.shutdown(timeout_millis=millis)) and ok
+    ok = _each_component(p, budget, "shutdown")
     for reader in p.readers:
         reader.shutdown(timeout_millis=0)  # a no-op unless the provider ran out of time first
         ok = reader.last_export_ok and ok
+    return ok
+
+
+def _each_component(p: _Pipeline, budget: _Budget, operation: str) -> bool:
+    """Call ``force_flush`` or ``shutdown`` on each part of ``p``: queues first, metrics last."""
+    ok = True
+    for worker in [*p.span_workers, *p.log_workers]:
+        ok = _guarded(functools.partial(getattr(worker, operation), budget.for_queues())) and ok
+    for provider in (p.tracer_provider, p.logger_provider):
+        if provider is not None:
+            ok = _guarded(getattr(provider, operation)) and ok
+    if p.meter_provider is not None:
+        step = functools.partial(
+            getattr(p.meter_provider, operation), timeout_millis=budget.for_metrics() * 1000
+        )
+        ok = _metrics_step(operation, step) and ok
     return ok
 
 
@@ -415,19 +421,7 @@ def force_flush(timeout: float = 5.0) -> bool:
     p = _pipeline
     if p is None:
         return True
-    budget = _Budget(timeout)
-    ok = True
-    for worker in [*p.span_workers, *p.log_workers]:
-        ok = _guarded(functools.partial(worker.force_flush, budget.for_queues())) and ok
-    if p.tracer_provider is not None:
-        ok = _guarded(p.tracer_provider.force_flush) and ok
-    if p.logger_provider is not None:
-        ok = _guarded(p.logger_provider.force_flush) and ok
-    if p.meter_provider is not None:
-        meters = p.meter_provider
-        millis = budget.for_metrics() * 1000
-        ok = _metrics_step("flush", lambda: meters.force_flush(timeout_millis=millis)) and ok
-    return ok
+    return _each_component(p, _Budget(timeout), "force_flush")
 
 
 class _ForkToken:

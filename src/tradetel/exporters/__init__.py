@@ -6,15 +6,8 @@ gRPC and HTTP clients.
 
 from __future__ import annotations
 
+from opentelemetry.sdk import metrics as sdk_metrics
 from opentelemetry.sdk._logs.export import LogRecordExporter
-from opentelemetry.sdk.metrics import (
-    Counter,
-    Histogram,
-    ObservableCounter,
-    ObservableGauge,
-    ObservableUpDownCounter,
-    UpDownCounter,
-)
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter
 from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -23,17 +16,18 @@ from .._config import Settings, otlp_protocol
 __all__ = ["CUMULATIVE", "log_exporter", "metric_exporter", "span_exporter"]
 
 #: tradetel exports cumulative temporality for every instrument kind: Prometheus drops delta.
-CUMULATIVE: dict[type, AggregationTemporality] = {
-    kind: AggregationTemporality.CUMULATIVE
-    for kind in (
-        Counter,
-        UpDownCounter,
-        Histogram,
-        ObservableCounter,
-        ObservableUpDownCounter,
-        ObservableGauge,
-    )
-}
+CUMULATIVE: dict[type, AggregationTemporality] = dict.fromkeys(
+    (
+        sdk_metrics.Counter,
+        sdk_metrics.UpDownCounter,
+        sdk_metrics.Histogram,
+        sdk_metrics._Gauge,
+        sdk_metrics.ObservableCounter,
+        sdk_metrics.ObservableUpDownCounter,
+        sdk_metrics.ObservableGauge,
+    ),
+    AggregationTemporality.CUMULATIVE,
+)
 
 
 def span_exporter(name: str, settings: Settings) -> SpanExporter:

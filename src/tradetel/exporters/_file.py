@@ -14,11 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from opentelemetry.sdk import metrics as sdk_metrics
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
     MetricExporter,
     MetricExportResult,
     MetricsData,
@@ -26,7 +24,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tradetel.exporters._otlpjson import encode_logs, encode_metrics, encode_spans
+from . import CUMULATIVE
+from ._otlpjson import encode_logs, encode_metrics, encode_spans
 
 __all__ = [
     "DEFAULT_BACKUPS",
@@ -181,8 +180,10 @@ class _Sink:
             _logger.warning("tradetel: cannot close %s: %s", self.writer.path, exc)
 
 
-class FileSpanExporter(SpanExporter):
-    """Append each batch of spans to ``<data_dir>/traces.jsonl`` as one OTLP/JSON line."""
+class _FileExporter:
+    """What the three file exporters share: one file under ``data_dir``, flushed and closed."""
+
+    file_name = ""
 
     def __init__(
         self,
@@ -191,38 +192,34 @@ class FileSpanExporter(SpanExporter):
         max_bytes: int = DEFAULT_MAX_BYTES,
         backups: int = DEFAULT_BACKUPS,
     ) -> None:
-        self._sink = _Sink(Path(data_dir) / "traces.jsonl", max_bytes, backups)
+        self._sink = _Sink(Path(data_dir) / self.file_name, max_bytes, backups)
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        return self._sink.flush()
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
+        self._sink.close()
+
+
+class FileSpanExporter(_FileExporter, SpanExporter):
+    """Append each batch of spans to ``<data_dir>/traces.jsonl`` as one OTLP/JSON line."""
+
+    file_name = "traces.jsonl"
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if spans and not self._sink.write(encode_spans(spans)):
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 
-    def shutdown(self) -> None:
-        self._sink.close()
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self._sink.flush()
+class FileMetricExporter(_FileExporter, MetricExporter):
+    """Append each collection to ``<data_dir>/metrics.jsonl`` as one cumulative OTLP/JSON line.
 
+    Cumulative points are self-contained, so a reader of any one line or of a rotated-away
+    file still gets correct totals.
+    """
 
-# Cumulative points are self-contained, so a reader of any one line or a rotated-away file
-# still gets correct totals.
-_CUMULATIVE: dict[type, AggregationTemporality] = dict.fromkeys(
-    (
-        sdk_metrics.Counter,
-        sdk_metrics.UpDownCounter,
-        sdk_metrics.Histogram,
-        sdk_metrics._Gauge,
-        sdk_metrics.ObservableCounter,
-        sdk_metrics.ObservableUpDownCounter,
-        sdk_metrics.ObservableGauge,
-    ),
-    AggregationTemporality.CUMULATIVE,
-)
-
-
-class FileMetricExporter(MetricExporter):
-    """Append each collection to ``<data_dir>/metrics.jsonl`` as one cumulative OTLP/JSON line."""
+    file_name = "metrics.jsonl"
 
     def __init__(
         self,
@@ -231,8 +228,8 @@ class FileMetricExporter(MetricExporter):
         max_bytes: int = DEFAULT_MAX_BYTES,
         backups: int = DEFAULT_BACKUPS,
     ) -> None:
-        super().__init__(preferred_temporality=dict(_CUMULATIVE))
-        self._sink = _Sink(Path(data_dir) / "metrics.jsonl", max_bytes, backups)
+        _FileExporter.__init__(self, data_dir, max_bytes=max_bytes, backups=backups)
+        MetricExporter.__init__(self, preferred_temporality=dict(CUMULATIVE))
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: object
@@ -241,32 +238,13 @@ class FileMetricExporter(MetricExporter):
             return MetricExportResult.FAILURE
         return MetricExportResult.SUCCESS
 
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        return self._sink.flush()
 
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: object) -> None:
-        self._sink.close()
-
-
-class FileLogExporter(LogRecordExporter):
+class FileLogExporter(_FileExporter, LogRecordExporter):
     """Append each batch of log records to ``<data_dir>/logs.jsonl`` as one OTLP/JSON line."""
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str],
-        *,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        backups: int = DEFAULT_BACKUPS,
-    ) -> None:
-        self._sink = _Sink(Path(data_dir) / "logs.jsonl", max_bytes, backups)
+    file_name = "logs.jsonl"
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         if batch and not self._sink.write(encode_logs(batch)):
             return LogRecordExportResult.FAILURE
         return LogRecordExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        self._sink.close()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        return self._sink.flush()
