@@ -518,3 +518,32 @@ def test_venue_read_from_an_argument_is_kept_as_given() -> None:
         (point,) = cap.points(sc.ORDER_DURATION)
     assert point.attributes[sc.VENUE] == "Kraken"
     assert cap.span("order submit").attributes[sc.VENUE] == "Kraken"
+
+
+def test_async_generator_before_configure_still_forwards_asend_and_athrow() -> None:
+    @tradetel.instrument
+    async def running_total() -> AsyncIterator[int]:
+        total = 0
+        while True:
+            try:
+                total += (yield total) or 0
+            except KeyError:
+                total = -1
+
+    async def consume() -> list[int]:
+        agen = running_total()
+        out = [await agen.__anext__(), await agen.asend(5), await agen.athrow(KeyError())]
+        await agen.aclose()
+        return out
+
+    assert asyncio.run(consume()) == [0, 5, -1]
+
+
+def test_generator_called_with_wrong_arguments_ends_its_span_with_the_error() -> None:
+    @tradetel.instrument
+    def ticks(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    with capture() as cap, pytest.raises(TypeError):
+        list(ticks(1, 2))  # type: ignore[call-arg]
+    assert cap.span(ticks.__qualname__).attributes[sc.ERROR_TYPE] == "TypeError"

@@ -17,8 +17,8 @@ from collections.abc import AsyncGenerator, Callable, Generator, Mapping, Sequen
 from time import perf_counter_ns
 from typing import Any, TypeVar, cast, overload
 
-from opentelemetry.context import get_current
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import attach, get_current
+from opentelemetry.trace import SpanKind, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
 from . import semconv as sc
@@ -252,9 +252,6 @@ class _Site:
     @staticmethod
     def enter_step(span: TradetelSpan | None, token: Any) -> Any:
         if span is not None:
-            from opentelemetry.context import attach
-            from opentelemetry.trace import set_span_in_context
-
             return attach(set_span_in_context(span, get_current()))
         if token is not None:  # an unsampled root: mark each step as inside it
             return UNSAMPLED.set(True)
@@ -328,10 +325,10 @@ def _wrap_generator(func: Callable[..., Any], site: _Site) -> Callable[..., Any]
             return (yield from func(*args, **kwargs))
         span, mark, key = site.begin(rt, args, kwargs, activate=False)
         t0 = perf_counter_ns()
-        gen = func(*args, **kwargs)
         sent: Any = None
         thrown: BaseException | None = None
         try:
+            gen = func(*args, **kwargs)
             while True:
                 step = site.enter_step(span, mark)
                 try:
@@ -357,18 +354,16 @@ def _wrap_generator(func: Callable[..., Any], site: _Site) -> Callable[..., Any]
 
 
 def _wrap_async_generator(func: Callable[..., Any], site: _Site) -> Callable[..., Any]:
+    # There is no `yield from` for async generators: the wrapper drives the inner one itself,
+    # configured or not, so that asend/athrow/aclose always reach it.
     async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         rt = STATE.runtime
-        if rt is None:
-            async for item in _forward(func(*args, **kwargs)):
-                yield item
-            return
-        span, mark, key = site.begin(rt, args, kwargs, activate=False)
+        span, mark, key = site.begin(rt, args, kwargs, activate=False) if rt else (None, None, None)
         t0 = perf_counter_ns()
-        agen = func(*args, **kwargs)
         sent: Any = None
         thrown: BaseException | None = None
         try:
+            agen = func(*args, **kwargs)
             while True:
                 step = site.enter_step(span, mark)
                 try:
@@ -384,31 +379,14 @@ def _wrap_async_generator(func: Callable[..., Any], site: _Site) -> Callable[...
                 except BaseException as exc:  # athrow() from the consumer: forward it
                     thrown, sent = exc, None
         except StopAsyncIteration:
-            site.end(rt, t0, span, None, key, None)
+            if rt is not None:
+                site.end(rt, t0, span, None, key, None)
         except BaseException as exc:
-            site.end(rt, t0, span, None, key, exc)
+            if rt is not None:
+                site.end(rt, t0, span, None, key, exc)
             raise
 
     return agen_wrapper
-
-
-async def _forward(agen: AsyncGenerator[Any, Any]) -> AsyncGenerator[Any, Any]:
-    """Pass an async generator through unchanged, asend/athrow/aclose included."""
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        try:
-            item = await (agen.asend(sent) if thrown is None else agen.athrow(thrown))
-        except StopAsyncIteration:
-            return
-        thrown = None
-        try:
-            sent = yield item
-        except GeneratorExit:
-            await agen.aclose()
-            raise
-        except BaseException as exc:
-            thrown, sent = exc, None
 
 
 def _decorate(func: Any, make_site: Callable[[Callable[..., Any]], _Site]) -> Any:
