@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from opentelemetry.context import Context, attach, detach, set_value
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk._logs import LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
@@ -39,15 +40,12 @@ from ._span import TradetelSpan
 T = TypeVar("T")
 logger = logging.getLogger("tradetel")
 
-# The key OTel instrumentations check so that exporting (an HTTP call) is not itself traced.
-_SUPPRESS = "suppress_instrumentation"
-
-_workers: weakref.WeakSet[BatchWorker[Any]] = weakref.WeakSet()
+_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     # The parent's queued items are the parent's to export; the child starts empty and the
-    # dead threads are not restarted - configure() builds the child its own pipeline.
+    # dead threads are not restarted - the child builds its own pipeline (see _setup).
     for worker in list(_workers):
         worker.abandon()
 
@@ -56,8 +54,74 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+class Worker:
+    """A thread that runs ``job`` every ``delay`` seconds, on request, and once more at stop.
+
+    Callers never run the job themselves: they ask and wait, with a timeout, so a slow or
+    hanging backend can hold up the worker but never a flush or shutdown past its timeout.
+    """
+
+    def __init__(self, name: str, job: Callable[[], object], delay: float) -> None:
+        self._job = job
+        self._delay = delay
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._requested = 0  # flush generations asked for / done
+        self._done = 0
+        self._stopping = False
+        self.dead = False
+        self._thread = threading.Thread(target=self._run, name=f"tradetel-{name}", daemon=True)
+        self._thread.start()
+        _workers.add(self)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._delay)
+            self._wake.clear()
+            with self._cond:
+                generation = self._requested
+            if not self.dead:
+                with suppress_instrumentation():  # exporting is not the program's activity
+                    try:
+                        self._job()
+                    except Exception as exc:
+                        report_internal_error("export worker", exc)
+            with self._cond:
+                self._done = max(self._done, generation)
+                self._cond.notify_all()
+                if self._stopping:
+                    return
+
+    def run_now(self, timeout: float) -> bool:
+        """Run the job once more and wait for it; False when it did not finish in time."""
+        if self.dead or not self._thread.is_alive():
+            return False
+        with self._cond:
+            self._requested += 1
+            target = self._requested
+            self._wake.set()
+            return self._cond.wait_for(lambda: self._done >= target, timeout)
+
+    def stop(self, timeout: float) -> bool:
+        """Run the job a last time and end the thread; False when it did not finish in time."""
+        with self._cond:
+            self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        self.dead = True
+        return not self._thread.is_alive()
+
+    def abandon(self) -> None:
+        """In a forked child: this thread does not exist here; never run the job."""
+        self.dead = True
+
+
 class BatchWorker(Generic[T]):
-    """A bounded queue and the thread that exports it in batches."""
+    """A bounded queue and the worker that exports it in batches."""
 
     def __init__(
         self,
@@ -75,91 +139,53 @@ class BatchWorker(Generic[T]):
         self._on_drop = on_drop
         self._max_queue = max_queue
         self._max_batch = max_batch
-        self._delay = delay
         self._queue: deque[T] = deque()
-        self._wake = threading.Event()
-        self._cond = threading.Condition()
-        self._requested = 0  # flush generations asked for / done
-        self._done = 0
         self._failed = 0  # items whose export failed, ever
-        self._stopping = False
-        self._dead = False
-        self._thread = threading.Thread(target=self._run, name=f"tradetel-{name}", daemon=True)
-        self._thread.start()
-        _workers.add(self)
+        self._worker = Worker(name, self._drain, delay)
 
     def put(self, item: T) -> None:
         queue = self._queue
-        if len(queue) >= self._max_queue or self._dead:
+        if len(queue) >= self._max_queue or self._worker.dead:
             self._on_drop(1)
             return
         queue.append(item)
         if len(queue) >= self._max_batch:
-            self._wake.set()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._delay)
-            self._wake.clear()
-            with self._cond:
-                generation = self._requested
-            self._drain()
-            with self._cond:
-                self._done = max(self._done, generation)
-                self._cond.notify_all()
-                if self._stopping:
-                    return
+            self._worker.wake()
 
     def _drain(self) -> None:
         queue = self._queue
-        token = attach(set_value(_SUPPRESS, True))
-        try:
-            while queue and not self._dead:
-                batch = [queue.popleft() for _ in range(min(self._max_batch, len(queue)))]
+        while queue and not self._worker.dead:
+            batch: list[T] = []
+            while queue and len(batch) < self._max_batch:
                 try:
-                    ok = self._export(batch)
-                except Exception as exc:
-                    report_internal_error("exporter", exc)
-                    ok = False
-                if not ok:
-                    self._failed += len(batch)
-                    self._on_drop(len(batch))
-        finally:
-            detach(token)
+                    batch.append(queue.popleft())
+                except IndexError:  # emptied by a shutdown that ran out of time
+                    break
+            try:
+                ok = self._export(batch)
+            except Exception as exc:
+                report_internal_error("exporter", exc)
+                ok = False
+            if not ok:
+                self._failed += len(batch)
+                self._on_drop(len(batch))
 
     def force_flush(self, timeout: float) -> bool:
         """Export what is queued now; False when some of it failed or time ran out."""
-        if self._dead or not self._thread.is_alive():
-            return False
         failed = self._failed
-        with self._cond:
-            self._requested += 1
-            target = self._requested
-            self._wake.set()
-            done = self._cond.wait_for(lambda: self._done >= target, timeout)
-        return done and self._failed == failed
+        return self._worker.run_now(timeout) and self._failed == failed
 
     def shutdown(self, timeout: float) -> bool:
-        """Export what is queued and stop the thread; False when some of it was not exported."""
+        """Export what is queued and stop; False when some of it was not exported."""
         failed = self._failed
-        with self._cond:
-            self._stopping = True
-        self._wake.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        finished = self._worker.stop(timeout)
         left = len(self._queue)
+        self._queue.clear()
         if left:
             self._on_drop(left)
-            self._queue.clear()
-        self._dead = True
         if self._close is not None:
-            self._close()
-        return not left and not self._thread.is_alive() and self._failed == failed
-
-    def abandon(self) -> None:
-        """In a forked child: drop the parent's queue and accept nothing more."""
-        self._dead = True
-        self._queue.clear()
+            self._close()  # also cuts short an export still retrying
+        return finished and not left and self._failed == failed
 
 
 def span_worker(exporter: SpanExporter, on_drop: Callable[[int], None]) -> BatchWorker[Any]:
@@ -229,9 +255,10 @@ class SinkLogProcessor(LogRecordProcessor):
 class PeriodicReader(MetricReader):
     """Collects and exports metrics every ``interval`` seconds on its own thread.
 
-    Unlike the SDK's periodic reader, it does not restart in a forked child: the child
-    exports its own, fresh metrics from the pipeline configure() builds for it, never the
-    parent's inherited totals under the parent's identity.
+    Unlike the SDK's periodic reader, it does not restart in a forked child (the child
+    exports its own, fresh metrics, never the parent's inherited totals under the parent's
+    identity), and flush and shutdown wait for the thread with a timeout instead of
+    exporting on the caller's thread behind an export that hangs.
     """
 
     def __init__(
@@ -242,56 +269,36 @@ class PeriodicReader(MetricReader):
             preferred_aggregation=exporter._preferred_aggregation,
         )
         self._exporter = exporter
-        self._interval = interval
         self._on_drop = on_drop
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
         self.last_export_ok = True
-        self._thread = threading.Thread(target=self._run, name="tradetel-metrics", daemon=True)
-        self._thread.start()
+        self._pid = os.getpid()
+        self._worker = Worker("metrics", self._tick, interval)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self._collect_guarded()
-
-    def _collect_guarded(self, timeout_millis: float = 10_000) -> None:
-        if os.getpid() != self._pid:
-            return
-        try:
-            self.collect(timeout_millis=timeout_millis)
-        except Exception as exc:
-            report_internal_error("metric collection", exc)
+    def _tick(self) -> None:
+        if os.getpid() == self._pid:  # forked children never export the parent's totals
+            self.collect()
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> None:
-        token = attach(set_value(_SUPPRESS, True))
         try:
-            with self._lock:
-                result = self._exporter.export(metrics_data, timeout_millis=timeout_millis)
+            result = self._exporter.export(metrics_data, timeout_millis=timeout_millis)
         except Exception as exc:
             report_internal_error("metric exporter", exc)
             result = MetricExportResult.FAILURE
-        finally:
-            detach(token)
         self.last_export_ok = result is MetricExportResult.SUCCESS
         if not self.last_export_ok:
             self._on_drop(count_points(metrics_data))
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        self._collect_guarded(timeout_millis)
-        flushed = self._exporter.force_flush(timeout_millis=timeout_millis)
-        return self.last_export_ok and flushed
+        return self._worker.run_now(timeout_millis / 1000) and self.last_export_ok
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        if self._stop.is_set():
+        if self._worker.dead:
             return
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_millis / 1000)
-        self._collect_guarded(timeout_millis)
-        self._exporter.shutdown(timeout_millis=timeout_millis)
+        if not self._worker.stop(timeout_millis / 1000):
+            self.last_export_ok = False  # the last collection did not go out in time
+        self._exporter.shutdown(timeout_millis=0)  # also cuts short an export still retrying
 
 
 def count_points(data: MetricsData) -> int:
