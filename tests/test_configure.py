@@ -527,3 +527,8 @@ def test_exit_after_reconfiguring_is_quiet_and_exports_the_last_pipeline(tmp_pat
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stderr == ""
     assert '"name":"last"' in (tmp_path / "b" / "traces.jsonl").read_text()
+
+
+def test_trading_run_id_is_one_per_run_across_reconfiguration() -> None:
+    first = resource()[semconv.TRADING_RUN_ID]
+    assert resource()[semconv.TRADING_RUN_ID] == first

@@ -547,3 +547,64 @@ def test_generator_called_with_wrong_arguments_ends_its_span_with_the_error() ->
     with capture() as cap, pytest.raises(TypeError):
         list(ticks(1, 2))  # type: ignore[call-arg]
     assert cap.span(ticks.__qualname__).attributes[sc.ERROR_TYPE] == "TypeError"
+
+
+class _Unprintable:
+    def __repr__(self) -> str:
+        raise RuntimeError("repr is broken")
+
+
+def test_an_argument_that_cannot_be_shown_does_not_leave_the_span_current() -> None:
+    @tradetel.instrument(record_args=("position",))
+    def rebalance(position: object) -> str:
+        return "done"
+
+    with capture() as cap:
+        assert rebalance(_Unprintable()) == "done"
+        assert not trace.get_current_span().get_span_context().is_valid
+    assert cap.span(rebalance.__qualname__).attributes["position"] == (
+        "<_Unprintable that cannot be shown>"
+    )
+
+
+def test_a_name_that_is_not_text_is_an_error_at_decoration() -> None:
+    import enum
+
+    class Step(enum.Enum):
+        REBALANCE = 1
+
+    with pytest.raises(tradetel.ConfigError, match="@instrument: the name must be a string"):
+        tradetel.instrument(Step.REBALANCE)  # type: ignore[call-overload]
+    with pytest.raises(tradetel.ConfigError, match="@strategy: the name must be a string"):
+        tradetel.strategy(Step.REBALANCE)  # type: ignore[call-overload]
+
+
+def test_a_generator_closed_early_runs_its_cleanup_inside_its_span() -> None:
+    seen_in_finally: list[int] = []
+
+    @tradetel.instrument
+    def feed() -> Iterator[int]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            seen_in_finally.append(_current_span_id())
+
+    with capture() as cap:
+        gen = feed()
+        next(gen)
+        gen.close()
+    assert seen_in_finally == [cap.span(feed.__qualname__).context.span_id]
+
+
+def test_span_block_left_by_generator_exit_is_not_an_error() -> None:
+    def ticks() -> Iterator[int]:
+        with tradetel.span("tick loop"):
+            yield 1
+            yield 2
+
+    with capture() as cap:
+        gen = ticks()
+        next(gen)
+        gen.close()
+    assert cap.span("tick loop").status.status_code is StatusCode.UNSET

@@ -457,3 +457,118 @@ def test_a_tiny_timeout_with_a_backlog_returns_false_and_never_raises(
         step()
     assert tradetel.force_flush(timeout=0.1) is False
     assert tradetel.shutdown(timeout=0.1) is False
+
+
+@pytest.fixture
+def black_hole(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """An OTLP endpoint that accepts connections and never answers (a hung collector)."""
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0), backlog=64)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "10")
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()  # the exports still waiting get a reset and end
+
+
+def test_flush_and_shutdown_keep_their_timeout_when_the_backend_hangs(black_hole: str) -> None:
+    import time
+
+    @tradetel.instrument
+    def step() -> None:
+        pass
+
+    tradetel.configure(exporter="otlp", metrics_interval=0.05)
+    step()
+    start = time.monotonic()
+    assert tradetel.force_flush(timeout=1.0) is False
+    assert tradetel.shutdown(timeout=1.0) is False
+    # A hung export takes the exporter's own 10 s (and more, with retries): not waited for.
+    assert time.monotonic() - start < 6.0
+
+
+def test_debug_logging_of_the_exporters_own_http_calls_is_not_exported(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.DEBUG)  # the HTTP client logs every request it makes at DEBUG
+    try:
+        tradetel.configure(exporter="otlp")
+        logging.getLogger("bot").info("one record")
+        for _ in range(3):
+            assert tradetel.force_flush() is True
+    finally:
+        root.setLevel(level)
+    assert receiver.log_bodies() == ["one record"]
+
+
+def test_force_flush_says_false_when_only_the_metric_export_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Refusing(MetricExporter):
+        def __init__(self) -> None:
+            super().__init__(preferred_temporality=CUMULATIVE)
+
+        def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kw: Any):
+            return MetricExportResult.FAILURE
+
+        def force_flush(self, timeout_millis: float = 10_000) -> bool:
+            return True
+
+        def shutdown(self, timeout_millis: float = 30_000, **kw: Any) -> None:
+            pass
+
+    monkeypatch.setattr(tradetel.exporters, "metric_exporter", lambda name, settings: Refusing())
+    tradetel.configure(exporter="file", data_dir=tmp_path)
+    with tradetel.span("s"):
+        pass
+    assert tradetel.force_flush() is False
+
+
+def _threads_before_and_after_first_call(conn: Any) -> None:
+    import threading
+
+    before = sorted(t.name for t in threading.enumerate() if t.name.startswith("tradetel-"))
+
+    @tradetel.instrument
+    def work() -> None:
+        pass
+
+    work()
+    after = sorted(t.name for t in threading.enumerate() if t.name.startswith("tradetel-"))
+    conn.send((before, after))
+
+
+def test_forked_child_builds_its_pipeline_on_first_use_not_at_the_fork(tmp_path: Path) -> None:
+    tradetel.configure(exporter="file", data_dir=tmp_path)
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+    child = context.Process(target=_threads_before_and_after_first_call, args=(child_end,))
+    child.start()
+    before, after = parent_end.recv()
+    child.join(10)
+    assert child.exitcode == 0
+    assert before == []  # nothing started between fork and use (exec, preexec_fn)
+    assert after == ["tradetel-logs", "tradetel-metrics", "tradetel-spans"]
+
+
+def test_an_unsampled_root_propagates_not_sampled_downstream() -> None:
+    from opentelemetry import propagate
+
+    @tradetel.instrument
+    def call_downstream() -> list[str]:
+        headers: list[str] = []
+        for _ in range(2):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            headers.append(carrier["traceparent"])
+        return headers
+
+    tradetel.configure(exporter="none", trace_sample_rate=0.0)
+    first, second = call_downstream()
+    assert first == second  # one trace id for the whole root
+    assert first.endswith("-00")  # flags: not sampled
+    tradetel.configure(exporter="none", trace_sample_rate=1.0)
+    assert call_downstream()[0].endswith("-01")

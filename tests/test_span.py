@@ -76,3 +76,16 @@ def test_text_that_is_not_valid_unicode_is_kept_with_the_bad_part_escaped() -> N
     attrs = cap.span("s").attributes
     assert attrs["reason"] == "bad \\ud800 byte"
     assert tuple(attrs["tags"]) == ("ok", "also \\udfff")
+
+
+def test_set_attribute_with_a_value_that_cannot_be_shown_never_raises() -> None:
+    class Broken:
+        def __repr__(self) -> str:
+            raise ValueError("no")
+
+    with capture() as cap, tradetel.span("s") as s:
+        s.set_attribute("x", Broken())
+        s.add_event("e", {"y": Broken()})
+    span = cap.span("s")
+    assert span.attributes["x"] == "<Broken that cannot be shown>"
+    assert span.events[0].attributes == {"y": "<Broken that cannot be shown>"}

@@ -21,7 +21,7 @@ EXPORTERS = ("otlp", "console", "file", "none")
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 DEFAULT_DATA_DIR = ".tradetel"
 DEFAULT_METRICS_INTERVAL = 10.0
-DEFAULT_FILE_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_FILE_MAX_BYTES = 50 * 1024 * 1024  # the file exporter's defaults
 DEFAULT_FILE_BACKUPS = 3
 
 _ENDPOINT_VARIABLES = (
@@ -78,6 +78,12 @@ def parse_resource_attributes(text: str | None) -> dict[str, str]:
 
 
 _instance: tuple[int, str] = (0, "")
+_run_id = uuid.uuid4().hex  # made at import: a forked child inherits it, as it should
+
+
+def run_id() -> str:
+    """``trading.run.id``: ``TRADETEL_RUN_ID``, else one id for this run of the program."""
+    return _env("TRADETEL_RUN_ID") or _run_id
 
 
 def instance_id() -> str:
@@ -214,8 +220,8 @@ def resolve(
             f"{where}={mode!r}: the trading mode is one of {', '.join(semconv.TRADING_MODES)}"
         )
     attrs[semconv.TRADING_MODE] = mode
-    # One id per run; a launcher sets TRADETEL_RUN_ID so that a program's children share it.
-    attrs[semconv.TRADING_RUN_ID] = _env("TRADETEL_RUN_ID") or uuid.uuid4().hex
+    # A launcher sets TRADETEL_RUN_ID so that the programs it starts share it.
+    attrs[semconv.TRADING_RUN_ID] = run_id()
     attrs[semconv.SERVICE_INSTANCE_ID] = instance_id()
     attrs["process.pid"] = os.getpid()
 

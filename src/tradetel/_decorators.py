@@ -24,7 +24,7 @@ from opentelemetry.util.types import AttributeValue
 from . import semconv as sc
 from ._errors import ConfigError
 from ._internal import report_internal_error
-from ._metrics import HistogramSeries
+from ._metrics import HistogramInstrument, HistogramSeries
 from ._runtime import STATE, Runtime, ratio_bound
 from ._span import UNSAMPLED, TradetelSpan, clean_attributes, clean_value, finish, start
 
@@ -153,17 +153,17 @@ class _Site:
         self.span_kind = span_kind
         self.span_attributes = span_attributes
         self.metric_attributes = metric_attributes
-        self.bound = None if sample_rate is None else ratio_bound(sample_rate)
-        if sample_rate:
-            STATE.rate_overrides = True
+        self.sample_bound = None if sample_rate is None else ratio_bound(sample_rate)
+        self.reads_result = role == "order"
         self.record_args = [(n, a) for n, a in _locate(func, record_args).items()]
         # Arguments that are metric labels (venue, order type, symbol): part of the series key.
         self.dynamic = tuple(dynamic)
         # Symbols are metric labels only when configured (SEMCONV): else not even read.
         self.dynamic_no_symbol = tuple(d for d in dynamic if d[0] != sc.SYMBOL)
         self.span_args = tuple(span_args)
-        self.rt: Runtime | None = None
-        self.cache: dict[Any, HistogramSeries] = {}
+        # The runtime this site last recorded into, its histogram and its series by key: one
+        # tuple, read once per call, so a call racing a reconfigure never mixes the two.
+        self.binding: tuple[Runtime, HistogramInstrument, dict[Any, HistogramSeries]] | None = None
 
     # -- per call -----------------------------------------------------------------------------
     def begin(
@@ -173,15 +173,19 @@ class _Site:
         try:
             dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
             key = (
-                tuple([_label(attr, a.get(args, kwargs)) for attr, a in dynamic])
+                tuple([_metric_label(attr, a.get(args, kwargs), rt) for attr, a in dynamic])
                 if dynamic
                 else None
             )
-            bound = rt.root_bound if self.bound is None else self.bound
+            bound = rt.root_bound if self.sample_bound is None else self.sample_bound
             span, token = start(
                 rt, self.span_name, self.span_kind, self.span_attributes, bound, activate
             )
-            if span is not None:
+        except Exception as exc:
+            report_internal_error("decorator start", exc)
+            return None, None, None
+        if span is not None and (self.span_args or self.record_args):
+            try:
                 attrs = span.attributes
                 for attr, arg in self.span_args:
                     value = arg.get(args, kwargs)
@@ -189,10 +193,9 @@ class _Site:
                         attrs[attr] = _label(attr, value) if attr in _LOWER else clean_value(value)
                 for name, arg in self.record_args:
                     attrs[name] = clean_value(arg.get(args, kwargs))
-            return span, token, key
-        except Exception as exc:
-            report_internal_error("decorator start", exc)
-            return None, None, None
+            except Exception as exc:  # the span is started and current: keep it that way
+                report_internal_error("decorator arguments", exc)
+        return span, token, key
 
     def end(
         self,
@@ -210,42 +213,47 @@ class _Site:
             if token is not None:
                 finish(span, token)
             error = None if exc is None or isinstance(exc, GeneratorExit) else type(exc).__name__
-            series = self.cache.get((key, error)) if self.rt is rt else None
-            if series is None:
-                series = self.series(rt, key, error)
+            binding = self.binding
+            if binding is None or binding[0] is not rt:  # first call, or configure() ran again
+                binding = self.binding = (rt, self._histogram(rt), {})
+            series = binding[2].get((key, error)) or self._series(binding, key, error)
             seconds = elapsed / 1e9
             if span is None:
                 series.record(seconds)
                 return
             if error is not None:
                 span.fail(cast(BaseException, exc))
-            elif result is not None and self.role == "order":
+            elif result is not None and self.reads_result:
                 _order_result(span, result)
             span.end(span.start_time + elapsed)
             series.record_exemplar(seconds, span.trace_id, span.span_id)
         except Exception as internal:
             report_internal_error("decorator end", internal)
 
-    def series(self, rt: Runtime, key: Any, error: str | None) -> HistogramSeries:
-        if self.rt is not rt:  # configure() ran again: bind to the new instruments
-            self.rt, self.cache = rt, {}
-        cache_key = (key, error)
-        series = self.cache.get(cache_key)
-        if series is None:
-            attrs = dict(self.metric_attributes)
-            if key is not None:
-                dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
-                for (attr, _), value in zip(dynamic, key, strict=True):
-                    if value is not None and (attr != sc.SYMBOL or value in rt.metric_symbols):
-                        attrs[attr] = value
-            if error is not None:
-                attrs[sc.ERROR_TYPE] = error
-            hist = rt.registry.histogram(
-                self.metric_name, "s", self.metric_description, sc.LATENCY_BUCKETS
-            )
-            series = hist.series(attrs)
-            if len(self.cache) < _CACHE_LIMIT:
-                self.cache[cache_key] = series
+    def _histogram(self, rt: Runtime) -> HistogramInstrument:
+        return rt.registry.histogram(
+            self.metric_name, "s", self.metric_description, sc.LATENCY_BUCKETS
+        )
+
+    def _series(
+        self,
+        binding: tuple[Runtime, HistogramInstrument, dict[Any, HistogramSeries]],
+        key: Any,
+        error: str | None,
+    ) -> HistogramSeries:
+        """The series of one attribute set, made on first use and cached for the site."""
+        rt, histogram, cache = binding
+        attrs = dict(self.metric_attributes)
+        if key is not None:
+            dynamic = self.dynamic if rt.metric_symbols else self.dynamic_no_symbol
+            for (attr, _), value in zip(dynamic, key, strict=True):
+                if value is not None:
+                    attrs[attr] = value
+        if error is not None:
+            attrs[sc.ERROR_TYPE] = error
+        series = histogram.series(attrs)
+        if len(cache) < _CACHE_LIMIT:
+            cache[(key, error)] = series
         return series
 
     # -- step scopes for generators: the span's context is current only while a step runs -----
@@ -254,8 +262,16 @@ class _Site:
         if span is not None:
             return attach(set_span_in_context(span, get_current()))
         if token is not None:  # an unsampled root: mark each step as inside it
-            return UNSAMPLED.set(True)
+            return UNSAMPLED.set(token)
         return None
+
+
+def _metric_label(attr: str, value: Any, rt: Runtime) -> str | None:
+    """An argument as a metric label; a symbol only when configured (SEMCONV), else None."""
+    label = _label(attr, value)
+    if attr is sc.SYMBOL and label not in rt.metric_symbols:
+        return None
+    return label
 
 
 #: Span attributes taken from arguments that are normalised to lower case.
@@ -286,7 +302,7 @@ def _wrap(func: Callable[..., Any], site: _Site) -> Callable[..., Any]:
     if inspect.iscoroutinefunction(func):
 
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            rt = state.runtime
+            rt = state.runtime or state.resume()
             if rt is None:
                 return await func(*args, **kwargs)
             span, token, key = begin(rt, args, kwargs)
@@ -302,7 +318,7 @@ def _wrap(func: Callable[..., Any], site: _Site) -> Callable[..., Any]:
         return functools.wraps(func)(async_wrapper)
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rt = state.runtime
+        rt = state.runtime or state.resume()
         if rt is None:
             return func(*args, **kwargs)
         span, token, key = begin(rt, args, kwargs)
@@ -320,7 +336,7 @@ def _wrap(func: Callable[..., Any], site: _Site) -> Callable[..., Any]:
 
 def _wrap_generator(func: Callable[..., Any], site: _Site) -> Callable[..., Any]:
     def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        rt = STATE.runtime
+        rt = STATE.runtime or STATE.resume()
         if rt is None:
             return (yield from func(*args, **kwargs))
         span, mark, key = site.begin(rt, args, kwargs, activate=False)
@@ -339,7 +355,11 @@ def _wrap_generator(func: Callable[..., Any], site: _Site) -> Callable[..., Any]
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    gen.close()
+                    step = site.enter_step(span, mark)  # its cleanup runs inside its span
+                    try:
+                        gen.close()
+                    finally:
+                        finish(span, step)
                     raise
                 except BaseException as exc:  # thrown in by the consumer: forward it
                     thrown, sent = exc, None
@@ -357,7 +377,7 @@ def _wrap_async_generator(func: Callable[..., Any], site: _Site) -> Callable[...
     # There is no `yield from` for async generators: the wrapper drives the inner one itself,
     # configured or not, so that asend/athrow/aclose always reach it.
     async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        rt = STATE.runtime
+        rt = STATE.runtime or STATE.resume()
         span, mark, key = site.begin(rt, args, kwargs, activate=False) if rt else (None, None, None)
         t0 = perf_counter_ns()
         sent: Any = None
@@ -374,7 +394,11 @@ def _wrap_async_generator(func: Callable[..., Any], site: _Site) -> Callable[...
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    await agen.aclose()
+                    step = site.enter_step(span, mark)  # its cleanup runs inside its span
+                    try:
+                        await agen.aclose()
+                    finally:
+                        finish(span, step)
                     raise
                 except BaseException as exc:  # athrow() from the consumer: forward it
                     thrown, sent = exc, None
@@ -416,6 +440,11 @@ def _qualname(func: Callable[..., Any]) -> str:
     return str(name)
 
 
+def _check_name(name: object, where: str) -> None:
+    if name is not None and not isinstance(name, str):
+        raise ConfigError(f"{where}: the name must be a string, got {name!r}")
+
+
 def _check_rate(rate: float | None, where: str) -> float | None:
     if rate is not None and not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
         raise ConfigError(f"{where}: sample_rate must be a number from 0 to 1, got {rate!r}")
@@ -450,6 +479,7 @@ def instrument(
     """
     if callable(name) or isinstance(name, (classmethod, staticmethod)):
         return instrument()(name)
+    _check_name(name, "@instrument")
     rate = _check_rate(sample_rate, "@instrument")
     if isinstance(record_args, str):
         record_args = (record_args,)
@@ -486,6 +516,7 @@ def strategy(name: Any = None, **attributes: Any) -> Any:
     """
     if callable(name) or isinstance(name, (classmethod, staticmethod)):
         return strategy()(name)
+    _check_name(name, "@strategy")
 
     def make_site(func: Callable[..., Any]) -> _Site:
         qualname = _qualname(func)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+
 from ._internal import report_internal_error
 
 _handler: logging.Handler | None = None
@@ -22,7 +24,13 @@ _SKIP = ("tradetel", "opentelemetry")
 
 def _call_handlers(self: logging.Logger, record: logging.LogRecord) -> None:
     handler = _handler
-    if handler is not None and record.name.partition(".")[0] not in _SKIP:
+    # Records emitted while an export runs (an HTTP client's debug lines) would be exported
+    # in turn, and so on for ever: exports run with instrumentation suppressed.
+    if (
+        handler is not None
+        and record.name.partition(".")[0] not in _SKIP
+        and is_instrumentation_enabled()
+    ):
         try:
             handler.handle(record)
         except Exception as exc:

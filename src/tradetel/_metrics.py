@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opentelemetry.util.types import AttributeValue
@@ -264,6 +264,3 @@ class Registry:
         with self._lock:
             instruments = list(self._instruments.values())
         return [m for m in (i.to_metric(now) for i in instruments) if m is not None]
-
-    def names(self) -> Iterable[str]:
-        return list(self._instruments)

@@ -53,14 +53,17 @@ class Runtime:
         self.metric_symbols = metric_symbols
 
 
+def _nothing_to_resume() -> Runtime | None:
+    return None
+
+
 class _State:
-    __slots__ = ("rate_overrides", "runtime")
+    __slots__ = ("resume", "runtime")
 
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
-        # Set once a decorator has its own non-zero sample_rate: only then can a span inside
-        # an unsampled root become a sampled root of its own, which the root must prevent.
-        self.rate_overrides = False
+        # Called when there is no runtime: after a fork, builds the child's (see _setup).
+        self.resume: Callable[[], Runtime | None] = _nothing_to_resume
 
 
 STATE = _State()

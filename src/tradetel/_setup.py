@@ -17,9 +17,16 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from opentelemetry import metrics, trace
+from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context, get_current
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.propagators.textmap import (
+    Getter,
+    Setter,
+    TextMapPropagator,
+    default_getter,
+    default_setter,
+)
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.metrics import Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
@@ -50,8 +57,8 @@ from ._export import (
 )
 from ._internal import report_internal_error, warn_once
 from ._metrics import Registry
-from ._runtime import STATE, Runtime
-from ._span import UNSAMPLED
+from ._runtime import STATE, Runtime, _nothing_to_resume
+from ._span import UNSAMPLED, unsampled_context
 from ._version import __version__
 
 logger = logging.getLogger("tradetel")
@@ -93,7 +100,7 @@ class _Sampler(Sampler):
     ) -> SamplingResult:
         ctx = parent_context if parent_context is not None else get_current()
         parent = trace.get_current_span(ctx).get_span_context()
-        if not parent.is_valid and UNSAMPLED.get():
+        if not parent.is_valid and UNSAMPLED.get() is not None:
             return SamplingResult(Decision.DROP)
         return self._delegate.should_sample(parent_context, trace_id, name, *args, **kwargs)
 
@@ -182,6 +189,7 @@ def configure(
             _shutdown(_pipeline, 5.0)
         _pipeline = pipeline
         STATE.runtime = pipeline.runtime
+        STATE.resume = _nothing_to_resume
         if pipeline.log_handler is not None:
             _logbridge.install(pipeline.log_handler)
         _set_globals(pipeline)
@@ -292,7 +300,8 @@ def _build_into(
             p.logger_provider.add_log_record_processor(SinkLogProcessor(p.log_workers))
         for log_processor in log_processors:
             p.logger_provider.add_log_record_processor(log_processor)
-        p.log_handler = LoggingHandler(level=logging.NOTSET, logger_provider=p.logger_provider)
+        if p.log_workers or log_processors:  # else records would be converted for nothing
+            p.log_handler = LoggingHandler(level=logging.NOTSET, logger_provider=p.logger_provider)
 
     p.runtime = Runtime(
         resource=resource,
@@ -305,12 +314,44 @@ def _build_into(
     )
 
 
+class _UnsampledAwarePropagator(TextMapPropagator):
+    """The global propagator, telling downstream services about tradetel's unsampled roots.
+
+    An unsampled root attaches no span to the context (see ``_span``), so without this an
+    outgoing request would carry no ``traceparent`` and the next service would start a
+    sampled trace of its own, where OTel propagates "not sampled".
+    """
+
+    def __init__(self, inner: TextMapPropagator) -> None:
+        self._inner = inner
+
+    def inject(
+        self, carrier: Any, context: Context | None = None, setter: Setter[Any] = default_setter
+    ) -> None:
+        ctx = context if context is not None else get_current()
+        if not trace.get_current_span(ctx).get_span_context().is_valid:
+            unsampled = unsampled_context()
+            if unsampled is not None:
+                ctx = trace.set_span_in_context(trace.NonRecordingSpan(unsampled), ctx)
+        self._inner.inject(carrier, ctx, setter)
+
+    def extract(
+        self, carrier: Any, context: Context | None = None, getter: Getter[Any] = default_getter
+    ) -> Context:
+        return self._inner.extract(carrier, context, getter)
+
+    @property
+    def fields(self) -> set[str]:
+        return self._inner.fields
+
+
 def _set_globals(pipeline: _Pipeline) -> None:
     """Give other instrumentations tradetel's providers, unless the program set its own."""
     global _globals_set
     if _globals_set:
         return
     _globals_set = True
+    propagate.set_global_textmap(_UnsampledAwarePropagator(propagate.get_global_textmap()))
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(_GlobalTracerProvider())
     if pipeline.meter_provider is not None and _is_proxy(metrics.get_meter_provider()):
@@ -392,9 +433,12 @@ def _each_component(p: _Pipeline, budget: _Budget, operation: str) -> bool:
     ok = True
     for worker in [*p.span_workers, *p.log_workers]:
         ok = _guarded(functools.partial(getattr(worker, operation), budget.for_queues())) and ok
-    for provider in (p.tracer_provider, p.logger_provider):
+    for provider in (p.tracer_provider, p.logger_provider):  # the user's extra processors
         if provider is not None:
-            ok = _guarded(getattr(provider, operation)) and ok
+            call = getattr(provider, operation)
+            if operation == "force_flush":
+                call = functools.partial(call, timeout_millis=budget.for_queues() * 1000)
+            ok = _guarded(call) and ok
     if p.meter_provider is not None:
         step = functools.partial(
             getattr(p.meter_provider, operation), timeout_millis=budget.for_metrics() * 1000
@@ -411,6 +455,7 @@ def shutdown(timeout: float = 5.0) -> bool:
     global _pipeline
     with _lock:
         pipeline, _pipeline = _pipeline, None
+        STATE.resume = _nothing_to_resume
         if pipeline is None:
             return True
         return _shutdown(pipeline, timeout)
@@ -421,55 +466,60 @@ def force_flush(timeout: float = 5.0) -> bool:
     p = _pipeline
     if p is None:
         return True
-    return _each_component(p, _Budget(timeout), "force_flush")
+    ok = _each_component(p, _Budget(timeout), "force_flush")
+    # The MeterProvider does not pass on whether a reader's export succeeded: ask them.
+    return all(reader.last_export_ok for reader in p.readers) and ok
 
 
-class _ForkToken:
-    """Kept alive for multiprocessing's after-fork registry (it holds values weakly)."""
+_forked_from: _Pipeline | None = None
 
 
-_FORK_TOKEN = _ForkToken()
+def _mark_forked() -> None:
+    """Right after a fork, in the child: the parent's pipeline is not ours to use.
 
-
-def _flush_at_multiprocessing_exit(_: object) -> None:
-    # multiprocessing ends its children with os._exit(), skipping atexit, and clears the
-    # finalizers a child inherits before running its after-fork hooks: register here.
-    import multiprocessing.util
-
-    multiprocessing.util.Finalize(None, shutdown, exitpriority=100)
-
-
-def _reconfigure_in_child() -> None:
-    """After a fork: the child exports its own telemetry, under its own instance id."""
-    global _pipeline, _lock
-    # A thread of the parent may have held the lock at the fork; it does not exist here.
-    _lock = threading.RLock()
+    Nothing is built here - this also runs between fork and exec (``subprocess`` with a
+    ``preexec_fn``), where starting threads or clients could deadlock. The child's own
+    pipeline is built by the first decorated call or span that needs one.
+    """
+    global _pipeline, _lock, _forked_from
+    _lock = threading.RLock()  # a thread of the parent may have held it; it does not exist here
     pipeline, _pipeline = _pipeline, None
     if pipeline is None:
         return
-    STATE.runtime = None  # the parent's pipeline has no threads here; never export through it
+    STATE.runtime = None
     _logbridge.remove()
-    kwargs = dict(pipeline.configure_kwargs)
-    # Readers and processors of the parent's pipeline are registered there; not reusable.
-    for key in (
-        "additional_span_processors",
-        "additional_metric_readers",
-        "additional_log_processors",
-    ):
-        kwargs[key] = ()
-    # The child is part of the parent's run: same trading.run.id, its own instance id.
-    run_id = pipeline.settings.resource_attributes.get(semconv.TRADING_RUN_ID)
-    if run_id:
-        os.environ["TRADETEL_RUN_ID"] = str(run_id)
-    try:
-        configure(**kwargs)
-    except Exception as exc:
-        report_internal_error("configure after fork", exc)
-        return
+    _forked_from = pipeline
+    STATE.resume = _resume_in_child
+
+
+def _resume_in_child() -> Runtime | None:
+    """Build a forked child's pipeline: its own threads, its own service.instance.id."""
+    global _forked_from
+    with _lock:
+        STATE.resume = _nothing_to_resume
+        parent, _forked_from = _forked_from, None
+        if STATE.runtime is not None or parent is None:
+            return STATE.runtime
+        kwargs = dict(parent.configure_kwargs)
+        # Readers and processors of the parent's pipeline are registered there; not reusable.
+        for key in (
+            "additional_span_processors",
+            "additional_metric_readers",
+            "additional_log_processors",
+        ):
+            kwargs[key] = ()
+        try:
+            configure(**kwargs)
+        except Exception as exc:
+            report_internal_error("configure after fork", exc)
+            return None
+    # multiprocessing ends its children with os._exit(), skipping atexit: flush from its
+    # finalizers too (registered now, after it cleared the ones a child inherits).
     mp_util = sys.modules.get("multiprocessing.util")
     if mp_util is not None:
-        mp_util.register_after_fork(_FORK_TOKEN, _flush_at_multiprocessing_exit)
+        mp_util.Finalize(None, shutdown, exitpriority=100)
+    return STATE.runtime
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reconfigure_in_child)
+    os.register_at_fork(after_in_child=_mark_forked)

@@ -35,9 +35,40 @@ if TYPE_CHECKING:  # the SDK is loaded by configure(); a span exists only after 
 
 __all__ = ["TradetelSpan", "span"]
 
-#: True inside an unsampled root span (see module doc): only a span in the OTel context
-#: (a sampled parent attached later, e.g. a remote one) overrides it.
-UNSAMPLED: ContextVar[bool] = ContextVar("tradetel_unsampled", default=False)
+
+class Unsampled:
+    """The mark of an unsampled root (see module doc), and what it propagates downstream.
+
+    Other processes must learn that the trace was not sampled (W3C ``traceparent`` with
+    flags 00), or they would start sampled traces of their own. Roots set the shared,
+    id-less ``ROOT_MARK`` (no allocation per call); the first injection within a root makes
+    the ids and sets a mark that carries them, for the rest of that root.
+    """
+
+    __slots__ = ("context",)
+
+    def __init__(self, context: SpanContext | None = None) -> None:
+        self.context = context
+
+
+ROOT_MARK = Unsampled()
+
+
+def unsampled_context() -> SpanContext | None:
+    """The not-sampled span context to propagate from inside an unsampled root, if any."""
+    mark = UNSAMPLED.get()
+    if mark is None:
+        return None
+    if mark.context is None:
+        # Reset with the root's own token when the root ends, like every other mark.
+        mark = Unsampled(SpanContext(getrandbits(128) or 1, getrandbits(64) or 1, False))
+        UNSAMPLED.set(mark)
+    return mark.context
+
+
+#: Set inside an unsampled root span: only a span in the OTel context (a sampled parent
+#: attached later, e.g. a remote one) overrides it.
+UNSAMPLED: ContextVar[Unsampled | None] = ContextVar("tradetel_unsampled", default=None)
 
 _SAMPLED_FLAGS = trace.TraceFlags(trace.TraceFlags.SAMPLED)
 _PRIMITIVES = (str, bool, int, float)
@@ -66,11 +97,15 @@ def clean_value(value: Any) -> AttributeValue:
     if kind in (list, tuple) and value:
         cleaned = tuple(clean_value(v) for v in value)
         if all(type(v) is type(cleaned[0]) and type(v) is not tuple for v in cleaned):
-            return cleaned
-    elif kind is not int and isinstance(value, _PRIMITIVES):  # subclasses: enums with values
-        return str(value)
-    text = str(value) if kind is int else repr(value)
-    return text if len(text) <= 256 else text[:255] + "…"
+            return cleaned  # a list of primitives of one type
+    try:
+        if kind is not int and isinstance(value, _PRIMITIVES):  # subclasses: enums with values
+            text = str(value)
+        else:
+            text = str(value) if kind is int else repr(value)
+    except Exception:  # a __repr__ that raises is the user's bug, not a reason to fail a call
+        return f"<{kind.__name__} that cannot be shown>"
+    return _utf8(text) if len(text) <= 256 else _utf8(text[:255]) + "…"
 
 
 def _utf8(text: str) -> str:
@@ -172,7 +207,7 @@ class TradetelSpan(trace.Span):
 
     def update_name(self, name: str) -> None:
         if not self._ended:
-            self.name = name
+            self.name = str(name)
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         if self._ended:
@@ -256,10 +291,6 @@ class TradetelSpan(trace.Span):
         return f"TradetelSpan({self.name!r}, trace_id={self.trace_id:032x})"
 
 
-#: Returned by ``start(activate=False)`` for an unsampled root: each step must be marked.
-MARK_STEPS: Any = object()
-
-
 def start(
     rt: Runtime,
     name: str,
@@ -272,8 +303,8 @@ def start(
 
     ``bound`` is the root sampling bound (``ratio_bound``); ``attributes`` is copied. Pass the
     pair to ``finish``. With ``activate=False`` (generators, whose context is made current
-    one step at a time) nothing is attached, and the token is ``MARK_STEPS`` for an unsampled
-    root, else None.
+    one step at a time) nothing is attached, and the token is the ``Unsampled`` mark to set
+    at each step for an unsampled root, else None.
     """
     ctx = get_current()
     parent: Any = ctx.get(_SPAN_KEY)
@@ -287,13 +318,11 @@ def start(
                 return None, None
             trace_id = parent_sc.trace_id
         else:
-            if UNSAMPLED.get():
+            if UNSAMPLED.get() is not None:
                 return None, None  # inside an unsampled root: every descendant is unsampled
-            if not bound and not rt.root_bound and not STATE.rate_overrides:
-                return None, None  # nothing anywhere can sample: no mark needed
             trace_id = getrandbits(128) if bound else 0
             if not trace_id or (trace_id & _MASK64) >= bound:
-                return None, (UNSAMPLED.set(True) if activate else MARK_STEPS)
+                return None, (UNSAMPLED.set(ROOT_MARK) if activate else ROOT_MARK)
             parent_sc = None
     span = TradetelSpan(rt, name, kind, trace_id, parent_sc, dict(attributes), time.time_ns())
     if rt.span_processors:
@@ -325,14 +354,14 @@ class span:  # lower-case: a function to its users, ``with tradetel.span("name")
     __slots__ = ("_attributes", "_kind", "_name", "_span", "_token")
 
     def __init__(self, name: str, *, kind: SpanKind = SpanKind.INTERNAL, **attributes: Any) -> None:
-        self._name = name
+        self._name = str(name)
         self._kind = kind
         self._attributes = attributes
         self._span: TradetelSpan | None = None
         self._token: Token[Any] | None = None
 
     def __enter__(self) -> trace.Span:
-        rt = STATE.runtime
+        rt = STATE.runtime or STATE.resume()
         if rt is None:
             return INVALID_SPAN
         try:
@@ -354,7 +383,7 @@ class span:  # lower-case: a function to its users, ``with tradetel.span("name")
         try:
             finish(s, token)
             if s is not None:
-                if exc is not None:
+                if exc is not None and not isinstance(exc, GeneratorExit):
                     s.fail(exc)
                 s.end()
         except Exception as internal:

@@ -24,6 +24,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from .._config import DEFAULT_FILE_BACKUPS, DEFAULT_FILE_MAX_BYTES
 from . import CUMULATIVE
 from ._otlpjson import encode_logs, encode_metrics, encode_spans
 
@@ -36,8 +37,8 @@ __all__ = [
     "RotatingLineWriter",
 ]
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
-DEFAULT_BACKUPS = 3
+DEFAULT_MAX_BYTES = DEFAULT_FILE_MAX_BYTES
+DEFAULT_BACKUPS = DEFAULT_FILE_BACKUPS
 
 _logger = logging.getLogger(__name__)
 
