@@ -1,0 +1,32 @@
+"""Smoke test of benchmarks/overhead.py: it runs and reports every figure (timing is not tested)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+CASES = {"bare", "disabled", "unconfigured", "sampled", "metrics_only", "raw_otel"}
+TARGETED = {"sampled", "metrics_only", "disabled"}
+
+
+def test_overhead_benchmark_reports_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/overhead.py", "--json", "--calls", "200", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,  # the assertion below shows stderr
+    )
+    assert done.returncode == 0, done.stderr
+
+    report = json.loads(done.stdout)
+    assert set(report["per_call_ns"]) == CASES
+    assert all(ns > 0 for ns in report["per_call_ns"].values())
+    assert set(report["ratios"]) == {*TARGETED, "unconfigured"}
+    assert set(report["targets"]) == TARGETED
+    assert set(report["met"]) == TARGETED
+    assert report["dropped_spans"] >= 0
