@@ -481,6 +481,10 @@ def test_partials_and_callable_objects_are_named_after_what_they_call() -> None:
         )
         assert tradetel.instrument(Router())() == 1
     assert [s.name for s in cap.spans] == [submit.__qualname__, Router.__qualname__]
+    # code.function.name names the module of the function a partial calls, not functools's
+    assert (
+        cap.spans[0].attributes[sc.CODE_FUNCTION_NAME] == f"test_decorators.{submit.__qualname__}"
+    )
 
 
 def test_decorator_sample_rate_zero_also_keeps_what_it_calls_out_of_traces() -> None:

@@ -61,3 +61,24 @@ def test_gauge_keeps_the_last_value_and_up_down_counter_goes_both_ways() -> None
     assert by_name["g"].data.data_points[0].value == 0.3
     assert by_name["u"].data.data_points[0].value == 1
     assert by_name["u"].data.is_monotonic is False
+
+
+def test_concurrent_records_are_all_counted_in_the_right_buckets() -> None:
+    import threading
+
+    series = Registry().histogram("h", "s", "", bounds=(1.0,)).series({})
+    per_thread = 5 * _metrics.FOLD_AT + 7  # folds in the threads, and a remainder
+
+    def record(value: float) -> None:
+        for _ in range(per_thread):
+            series.record(value)
+
+    threads = [threading.Thread(target=record, args=(v,)) for v in (0.5, 2.0) * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    point = series.point(0, 1)
+    assert point.count == 8 * per_thread
+    assert list(point.bucket_counts) == [4 * per_thread, 4 * per_thread]
+    assert point.sum == pytest.approx(4 * per_thread * 2.5)

@@ -89,3 +89,14 @@ def test_set_attribute_with_a_value_that_cannot_be_shown_never_raises() -> None:
     span = cap.span("s")
     assert span.attributes["x"] == "<Broken that cannot be shown>"
     assert span.events[0].attributes == {"y": "<Broken that cannot be shown>"}
+
+
+def test_an_enum_attribute_is_recorded_as_its_value() -> None:
+    import enum
+
+    class Side(str, enum.Enum):
+        BUY = "buy"
+
+    with capture() as cap, tradetel.span("s") as s:
+        s.set_attribute("trading.side", Side.BUY)
+    assert cap.span("s").attributes["trading.side"] == "buy"

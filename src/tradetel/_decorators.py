@@ -4,8 +4,9 @@ Everything that can be decided when the function is decorated is decided then (t
 function, span name and kind, static attributes, which arguments to read and where they sit,
 the metric's attribute layout) and kept in a ``_Site``. A call then costs: one look at the
 live runtime, a sampling decision, two clock reads and one bound-series record - plus the span
-itself when sampled. Before ``configure()`` a call costs one attribute lookup; with
-``TRADETEL_DISABLED=1`` the function is returned untouched.
+itself when sampled. Before ``configure()`` a call costs an attribute lookup and a no-op call
+(an async generator's items are passed through one by one); with ``TRADETEL_DISABLED=1`` the
+function is returned untouched.
 """
 
 from __future__ import annotations
@@ -26,13 +27,24 @@ from ._errors import ConfigError
 from ._internal import report_internal_error
 from ._metrics import HistogramInstrument, HistogramSeries
 from ._runtime import STATE, Runtime, ratio_bound
-from ._span import UNSAMPLED, TradetelSpan, clean_attributes, clean_value, finish, start
+from ._span import (
+    ROOT_MARK,
+    SPAN_KEY,
+    UNSAMPLED,
+    TradetelSpan,
+    clean_attributes,
+    clean_value,
+    finish,
+    get_context,
+    start,
+)
 
 __all__ = ["instrument", "order", "strategy"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING: Any = object()
+_PLAIN = (None, None)  # the series key of a call with no argument labels and no error
 _CACHE_LIMIT = 4096
 
 #: Call arguments of an ``@order`` function that become span attributes.
@@ -178,6 +190,10 @@ class _Site:
                 else None
             )
             bound = rt.root_bound if self.sample_bound is None else self.sample_bound
+            if not bound and activate and get_context().get(SPAN_KEY) is None:
+                # A root that cannot be sampled (the metrics-only call): only the mark.
+                in_root = UNSAMPLED.get() is not None
+                return None, (None if in_root else UNSAMPLED.set(ROOT_MARK)), key
             span, token = start(
                 rt, self.span_name, self.span_kind, self.span_attributes, bound, activate
             )
@@ -211,12 +227,21 @@ class _Site:
         elapsed = perf_counter_ns() - t0
         try:
             if token is not None:
-                finish(span, token)
-            error = None if exc is None or isinstance(exc, GeneratorExit) else type(exc).__name__
+                if span is None:
+                    UNSAMPLED.reset(token)
+                else:
+                    finish(span, token)
+            cache_key: tuple[Any, str | None]
+            if exc is None:
+                error = None
+                cache_key = _PLAIN if key is None else (key, None)
+            else:
+                error = None if isinstance(exc, GeneratorExit) else type(exc).__name__
+                cache_key = (key, error)
             binding = self.binding
             if binding is None or binding[0] is not rt:  # first call, or configure() ran again
                 binding = self.binding = (rt, self._histogram(rt), {})
-            series = binding[2].get((key, error)) or self._series(binding, key, error)
+            series = binding[2].get(cache_key) or self._series(binding, key, error)
             seconds = elapsed / 1e9
             if span is None:
                 series.record(seconds)
@@ -426,7 +451,7 @@ def _decorate(func: Any, make_site: Callable[[Callable[..., Any]], _Site]) -> An
 
 def _function_name(func: Callable[..., Any]) -> str:
     """``code.function.name``: the qualified name with its module, as OTel's semconv has it."""
-    module = getattr(func, "__module__", None)
+    module = getattr(getattr(func, "func", func), "__module__", None)  # a partial's target
     qualname = _qualname(func)
     return f"{module}.{qualname}" if module and module != "__main__" else qualname
 

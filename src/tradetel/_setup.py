@@ -1,8 +1,8 @@
 """configure(), shutdown() and force_flush(): build, swap and tear down the export pipeline.
 
-``configure()`` may be called again: it flushes and shuts down the previous pipeline, then
-installs the new one (so tests and notebooks can reconfigure). A forked child rebuilds its
-own pipeline, with its own ``service.instance.id``, right after the fork.
+``configure()`` may be called again: it builds the new pipeline, then flushes and shuts down
+the previous one and installs the new (so tests and notebooks can reconfigure). A forked
+child builds its own pipeline, with its own ``service.instance.id``, on first use.
 """
 
 from __future__ import annotations

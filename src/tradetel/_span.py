@@ -17,14 +17,16 @@ import time
 import traceback
 from collections.abc import Mapping
 from contextvars import ContextVar, Token
+from enum import Enum
 from random import getrandbits
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import attach, detach, get_current
 from opentelemetry.trace import INVALID_SPAN, Link, SpanContext, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.trace.propagation import _SPAN_KEY as SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
 from ._internal import report_internal_error
@@ -33,7 +35,14 @@ from ._runtime import _MASK64, STATE, Runtime
 if TYPE_CHECKING:  # the SDK is loaded by configure(); a span exists only after it ran
     from opentelemetry.sdk.trace import Event, ReadableSpan
 
-__all__ = ["TradetelSpan", "span"]
+__all__ = ["ROOT_MARK", "SPAN_KEY", "UNSAMPLED", "TradetelSpan", "get_context", "span"]
+
+# The current OTel context, read straight from its ContextVar when the runtime context is
+# the default one (get_current() is two Python calls on top): this runs on every call.
+_current_context = getattr(
+    getattr(otel_context, "_RUNTIME_CONTEXT", None), "_current_context", None
+)
+get_context: Any = _current_context.get if _current_context is not None else get_current
 
 
 class Unsampled:
@@ -99,7 +108,9 @@ def clean_value(value: Any) -> AttributeValue:
         if all(type(v) is type(cleaned[0]) and type(v) is not tuple for v in cleaned):
             return cleaned  # a list of primitives of one type
     try:
-        if kind is not int and isinstance(value, _PRIMITIVES):  # subclasses: enums with values
+        if isinstance(value, Enum):  # an order side or type as an enum: its value
+            return clean_value(value.value)
+        if kind is not int and isinstance(value, _PRIMITIVES):  # str, int, float subclasses
             text = str(value)
         else:
             text = str(value) if kind is int else repr(value)
@@ -306,8 +317,8 @@ def start(
     one step at a time) nothing is attached, and the token is the ``Unsampled`` mark to set
     at each step for an unsampled root, else None.
     """
-    ctx = get_current()
-    parent: Any = ctx.get(_SPAN_KEY)
+    ctx = get_context()
+    parent: Any = ctx.get(SPAN_KEY)
     if type(parent) is TradetelSpan:
         trace_id = parent.trace_id
         parent_sc: SpanContext | None = parent.get_span_context()
