@@ -572,3 +572,20 @@ def test_an_unsampled_root_propagates_not_sampled_downstream() -> None:
     assert first.endswith("-00")  # flags: not sampled
     tradetel.configure(exporter="none", trace_sample_rate=1.0)
     assert call_downstream()[0].endswith("-01")
+
+
+def _third_party_span_in_child() -> None:
+    with trace.get_tracer("third-party").start_as_current_span("child http call"):
+        pass
+
+
+def test_forked_child_exports_a_span_of_another_instrumentation_made_first(
+    tmp_path: Path,
+) -> None:
+    tradetel.configure(exporter="file", data_dir=tmp_path)
+    child = multiprocessing.get_context("fork").Process(target=_third_party_span_in_child)
+    child.start()
+    child.join(10)
+    assert child.exitcode == 0
+    tradetel.shutdown()
+    assert [span.name for _, span in file_spans(tmp_path)] == ["child http call"]

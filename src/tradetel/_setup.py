@@ -117,6 +117,8 @@ class _GlobalTracer(trace.Tracer):
         self._tracer: trace.Tracer = trace.NoOpTracer()
 
     def _current(self) -> trace.Tracer:
+        if _pipeline is None:
+            STATE.resume()  # a forked child builds its pipeline on first use, this one too
         pipeline = _pipeline
         if pipeline is not self._for:
             provider = pipeline.tracer_provider if pipeline is not None else None
