@@ -28,14 +28,11 @@ from ._internal import report_internal_error
 from ._metrics import HistogramInstrument, HistogramSeries
 from ._runtime import STATE, Runtime, ratio_bound
 from ._span import (
-    ROOT_MARK,
-    SPAN_KEY,
     UNSAMPLED,
     TradetelSpan,
     clean_attributes,
     clean_value,
     finish,
-    get_context,
     start,
 )
 
@@ -190,10 +187,6 @@ class _Site:
                 else None
             )
             bound = rt.root_bound if self.sample_bound is None else self.sample_bound
-            if not bound and activate and get_context().get(SPAN_KEY) is None:
-                # A root that cannot be sampled (the metrics-only call): only the mark.
-                in_root = UNSAMPLED.get() is not None
-                return None, (None if in_root else UNSAMPLED.set(ROOT_MARK)), key
             span, token = start(
                 rt, self.span_name, self.span_kind, self.span_attributes, bound, activate
             )
@@ -227,10 +220,7 @@ class _Site:
         elapsed = perf_counter_ns() - t0
         try:
             if token is not None:
-                if span is None:
-                    UNSAMPLED.reset(token)
-                else:
-                    finish(span, token)
+                finish(span, token)
             cache_key: tuple[Any, str | None]
             if exc is None:
                 error = None

@@ -206,9 +206,6 @@ class HistogramInstrument(Instrument[HistogramSeries]):
     def _new(self, attributes: Attributes) -> HistogramSeries:
         return HistogramSeries(attributes, self.bounds)
 
-    def record(self, value: float, attributes: Attributes) -> None:
-        self.series(attributes).record(value)
-
     def to_metric(self, now_ns: int) -> Metric | None:
         from opentelemetry.sdk.metrics.export import AggregationTemporality, Histogram, Metric
 

@@ -202,18 +202,15 @@ def _dropped(registry: Registry, signal: str) -> Callable[[int], None]:
     series = registry.counter(
         semconv.TELEMETRY_DROPPED, "{item}", "Telemetry that tradetel had to drop."
     ).series({semconv.TELEMETRY_SIGNAL: signal})
-    warned = False
 
     def count(n: int) -> None:
-        nonlocal warned
         series.add(n)
-        if not warned:
-            warned = True
-            logger.warning(
-                "tradetel: dropping %ss (export queue full or exporter failing); counted in %s",
-                signal,
-                semconv.TELEMETRY_DROPPED,
-            )
+        warn_once(
+            f"dropping {signal}s",
+            "tradetel: dropping %ss (export queue full or exporter failing); counted in %s",
+            signal,
+            semconv.TELEMETRY_DROPPED,
+        )
 
     return count
 
