@@ -51,6 +51,7 @@ class Settings:
     file_max_bytes: int = DEFAULT_FILE_MAX_BYTES
     file_backups: int = DEFAULT_FILE_BACKUPS
     metric_symbols: frozenset[str] = field(default_factory=frozenset)
+    system_metrics: bool = True
 
     @property
     def service_name(self) -> str:
@@ -195,6 +196,7 @@ def resolve(
     logs: bool,
     metric_symbols: Iterable[str] | None = None,
     resource_attributes: Mapping[str, Any] | None = None,
+    system_metrics: bool | None = None,
 ) -> Settings:
     """Resolve configure()'s arguments against the environment."""
     env_attrs = parse_resource_attributes(_env("OTEL_RESOURCE_ATTRIBUTES"))
@@ -246,7 +248,26 @@ def resolve(
         file_max_bytes=_int_env("TRADETEL_FILE_MAX_BYTES", DEFAULT_FILE_MAX_BYTES, 1024),
         file_backups=_int_env("TRADETEL_FILE_BACKUPS", DEFAULT_FILE_BACKUPS, 0),
         metric_symbols=frozenset(s.strip().upper() for s in symbols if s.strip()),
+        system_metrics=_flag("TRADETEL_SYSTEM_METRICS", True)
+        if system_metrics is None
+        else bool(system_metrics),
     )
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(name: str, default: bool) -> bool:
+    """A boolean environment variable: 1/true/yes/on or 0/false/no/off."""
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name}={raw!r}: must be one of {', '.join(_TRUE + _FALSE)}")
 
 
 def otlp_protocol(signal: str) -> str:

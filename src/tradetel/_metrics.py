@@ -16,15 +16,20 @@ import threading
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opentelemetry.util.types import AttributeValue
+
+from ._internal import report_internal_error
 
 if TYPE_CHECKING:  # the SDK's point types are needed at collection time only
     from opentelemetry.sdk.metrics.export import HistogramDataPoint, Metric, NumberDataPoint
 
 Attributes = Mapping[str, AttributeValue]
+
+#: Something that observes state at collection time: ``source(now_ns)`` -> finished metrics.
+Source = Callable[[int], "Iterable[Metric]"]
 
 #: Series one instrument may hold; past it, new attribute sets share one overflow series
 #: marked ``otel.metric.overflow`` (the OTel SDK's convention), so memory stays bounded.
@@ -246,11 +251,13 @@ class NumberInstrument(Instrument[NumberSeries]):
 
 
 class Registry:
-    """The instruments of one tradetel configuration, by name."""
+    """The instruments of one tradetel configuration, by name, and its observed sources."""
 
     def __init__(self) -> None:
         self._instruments: dict[str, Instrument[Any]] = {}
         self._lock = threading.Lock()
+        #: Sources observed only by this configuration (system metrics).
+        self.sources: list[Source] = []
 
     def _register(self, instrument: Instrument[Any]) -> Instrument[Any]:
         with self._lock:
@@ -290,4 +297,102 @@ class Registry:
         now = time.time_ns()
         with self._lock:
             instruments = list(self._instruments.values())
-        return [m for m in (i.to_metric(now) for i in instruments) if m is not None]
+        found = [m for m in (i.to_metric(now) for i in instruments) if m is not None]
+        for source in [*self.sources, *SOURCES]:
+            try:
+                found.extend(source(now))
+            except Exception as exc:  # one broken source must not cost the others
+                report_internal_error("metric source", exc)
+        return found
+
+
+#: Process-wide sources, observed by whichever configuration is live: the order trackers,
+#: performance trackers and health checks keep their state across configure() calls.
+SOURCES: list[Source] = []
+
+
+def add_source(source: Source) -> None:
+    """Observe ``source`` at every collection of every configuration."""
+    if source not in SOURCES:
+        SOURCES.append(source)
+
+
+class Bound:
+    """A metric that tradetel code records into: its series cached per configuration.
+
+    ``keys`` are the attribute keys; a series is asked for by the tuple of their values
+    (``None`` leaves the attribute out), which is cheaper to hash than an attribute dict.
+    """
+
+    __slots__ = ("_binding", "bounds", "description", "keys", "kind", "name", "unit")
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        unit: str,
+        description: str,
+        keys: Sequence[str],
+        bounds: Sequence[float] = (),
+    ) -> None:
+        self.kind, self.name, self.unit, self.description = kind, name, unit, description
+        self.keys = tuple(keys)
+        self.bounds = tuple(bounds)
+        self._binding: tuple[Registry, dict[Any, Any]] | None = None
+
+    def _instrument(self, registry: Registry) -> Instrument[Any]:
+        if self.kind == "histogram":
+            return registry.histogram(self.name, self.unit, self.description, self.bounds)
+        return registry._number(self.name, self.unit, self.description, self.kind)
+
+    def series(self, registry: Registry, values: tuple[Any, ...]) -> Any:
+        """The series for attribute ``values`` (in ``keys`` order) in ``registry``."""
+        binding = self._binding
+        if binding is None or binding[0] is not registry:  # first use, or configure() again
+            binding = self._binding = (registry, {})
+        cache = binding[1]
+        series = cache.get(values)
+        if series is None:
+            attributes = {k: v for k, v in zip(self.keys, values, strict=True) if v is not None}
+            series = self._instrument(registry).series(attributes)
+            if len(cache) < MAX_SERIES:
+                cache[values] = series
+        return series
+
+
+def gauge_metric(
+    name: str,
+    unit: str,
+    description: str,
+    points: Iterable[tuple[Attributes, float]],
+    now_ns: int,
+) -> Metric | None:
+    """An observed gauge: one point per attribute set; None when there is nothing to report."""
+    from opentelemetry.sdk.metrics.export import Gauge, Metric, NumberDataPoint
+
+    data = [NumberDataPoint(dict(a), now_ns, now_ns, v) for a, v in points]
+    return Metric(name, description, unit, Gauge(data)) if data else None
+
+
+def sum_metric(
+    name: str,
+    unit: str,
+    description: str,
+    points: Iterable[tuple[Attributes, float]],
+    start_ns: int,
+    now_ns: int,
+    *,
+    monotonic: bool,
+) -> Metric | None:
+    """An observed cumulative sum (a counter, or an up-down counter when not monotonic)."""
+    from opentelemetry.sdk.metrics.export import (
+        AggregationTemporality,
+        Metric,
+        NumberDataPoint,
+        Sum,
+    )
+
+    data = [NumberDataPoint(dict(a), start_ns, now_ns, v) for a, v in points]
+    if not data:
+        return None
+    return Metric(name, description, unit, Sum(data, AggregationTemporality.CUMULATIVE, monotonic))

@@ -154,6 +154,7 @@ def configure(
     additional_metric_readers: Sequence[MetricReader] = (),
     additional_log_processors: Sequence[LogRecordProcessor] = (),
     metric_symbols: Iterable[str] | None = None,
+    system_metrics: bool | None = None,
 ) -> None:
     """Set tradetel up: resource, providers, exporters, views and the logging bridge.
 
@@ -178,6 +179,7 @@ def configure(
         metrics_interval=metrics_interval,
         logs=logs,
         metric_symbols=metric_symbols,
+        system_metrics=system_metrics,
     )
     # Build the new pipeline first: if an exporter rejects its settings, the program keeps
     # the configuration it had.
@@ -288,6 +290,10 @@ def _build_into(
     )
     for reader in readers:
         add_metric_source(reader, resource, scope, p.registry.collect)
+    if settings.system_metrics:
+        from ._system import SystemMetrics
+
+        p.registry.sources.append(SystemMetrics(settings.data_dir))
 
     # logs
     drop_log = _dropped(p.registry, "log")

@@ -31,6 +31,8 @@ TRADE_OUTCOME: Final = "trading.trade.outcome"
 EXPOSURE_KIND: Final = "trading.exposure.kind"
 HEALTH_CHECK: Final = "trading.health.check"
 ERROR_TYPE: Final = "error.type"
+ANOMALY: Final = "tradetel.anomaly"
+REASON: Final = "tradetel.reason"
 CODE_FUNCTION_NAME: Final = "code.function.name"
 TELEMETRY_SIGNAL: Final = "signal"
 
@@ -77,6 +79,18 @@ POSITIONS_OPEN: Final = "trading.positions.open"
 HEALTH_STATUS: Final = "trading.health.status"
 EVENT_LOOP_LAG: Final = "trading.runtime.event_loop.lag"
 TELEMETRY_DROPPED: Final = "tradetel.telemetry.dropped"
+ORDER_ANOMALIES: Final = "tradetel.order.anomalies"
+ORDERS_EVICTED: Final = "tradetel.orders.evicted"
+PERFORMANCE_REJECTED: Final = "tradetel.performance.rejected"
+
+# -- OpenTelemetry's process and system metrics (from psutil) ----------------------------------
+PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+PROCESS_THREAD_COUNT: Final = "process.thread.count"
+PROCESS_OPEN_FDS: Final = "process.open_file_descriptor.count"
+SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+SYSTEM_FILESYSTEM_UTILIZATION: Final = "system.filesystem.utilization"
 
 # -- span names ---------------------------------------------------------------------------
 SPAN_STRATEGY_PREFIX: Final = "strategy "
@@ -88,3 +102,12 @@ LATENCY_BUCKETS: Final[tuple[float, ...]] = (
     0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
     0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 )  # fmt: skip
+
+#: Bucket boundaries of ``trading.order.slippage`` (basis points; positive is a cost).
+SLIPPAGE_BUCKETS: Final[tuple[float, ...]] = (
+    -100.0, -50.0, -25.0, -10.0, -5.0, -2.0, -1.0, 0.0,
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0,
+)  # fmt: skip
+
+#: Bucket boundaries of ``trading.order.fill_ratio`` (filled / ordered quantity).
+FILL_RATIO_BUCKETS: Final[tuple[float, ...]] = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
