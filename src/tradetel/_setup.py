@@ -227,6 +227,10 @@ def _build(
     p = _Pipeline(settings)
     try:
         _build_into(p, settings, span_processors, metric_readers, log_processors)
+        if settings.system_metrics:
+            from ._system import SystemMetrics
+
+            p.registry.sources.append(SystemMetrics(settings.data_dir))
     except Exception as exc:
         _teardown(p, _Budget(1.0))
         if isinstance(exc, ConfigError):
@@ -290,10 +294,6 @@ def _build_into(
     )
     for reader in readers:
         add_metric_source(reader, resource, scope, p.registry.collect)
-    if settings.system_metrics:
-        from ._system import SystemMetrics
-
-        p.registry.sources.append(SystemMetrics(settings.data_dir))
 
     # logs
     drop_log = _dropped(p.registry, "log")
