@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import semconv
+from . import orders, semconv, tick_to_trade
 from ._decorators import instrument, order, strategy
 from ._errors import ConfigError, TradetelError
 from ._span import span
 from ._version import __version__
+from .orders import order_span
 
 if TYPE_CHECKING:
+    from . import health, performance
     from ._setup import configure, force_flush, shutdown
 
 __all__ = [
@@ -27,12 +29,17 @@ __all__ = [
     "__version__",
     "configure",
     "force_flush",
+    "health",
     "instrument",
     "order",
+    "order_span",
+    "orders",
+    "performance",
     "semconv",
     "shutdown",
     "span",
     "strategy",
+    "tick_to_trade",
 ]
 
 
@@ -43,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from . import _setup
 
         return getattr(_setup, name)
+    if name in ("health", "performance"):  # import on first use: threads, statistics
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'tradetel' has no attribute {name!r}")

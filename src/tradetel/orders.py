@@ -1,0 +1,920 @@
+"""The order lifecycle: one tracker, fed the venue's execution reports as they arrive.
+
+    from tradetel import orders
+
+    orders.submitted("c-42", venue="binance", symbol="BTC/USDT", side="buy",
+                     order_type="limit", quantity=0.5, price=64_000, arrival_price=64_010)
+    ...                                     # later, from a websocket or a poll:
+    orders.acked("c-42", order_id="8123")
+    orders.filled("c-42", 0.2, 64_000)      # partial
+    orders.filled("c-42", 0.3, 63_990)      # complete: the order leaves the tracker
+
+Each event is counted (``trading.order.events``) and timed against the submit
+(``trading.order.latency`` by stage); a completed order gives its fill ratio and slippage.
+The submit is a short CLIENT span, and each later report a short span *linked* to it, so
+nothing stays open while an order rests on the book. Venues send reports late, twice and out
+of order: such events are counted in ``tradetel.order.anomalies``, never raised, and never
+make a negative latency. Terminal orders leave the tracker, and the number of open orders it
+keeps is capped (evictions are counted).
+
+``orders.submitted`` and the other functions of this module use the process's default
+tracker; ``OrderTracker()`` makes another (a backtest beside a live session, say).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.trace import INVALID_SPAN, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
+
+from . import semconv as sc
+from . import tick_to_trade
+from ._internal import report_internal_error
+from ._metrics import Bound, add_source, gauge_metric, sum_metric
+from ._runtime import STATE, Runtime
+from ._span import SPAN_KEY, TradetelSpan, clean_value, finish, get_context, start
+from .tick_to_trade import to_ns
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import Metric
+    from opentelemetry.trace import Span
+
+__all__ = [
+    "REJECT_REASONS",
+    "OrderHandle",
+    "OrderTracker",
+    "acked",
+    "cancel_requested",
+    "canceled",
+    "default_tracker",
+    "expired",
+    "filled",
+    "normalize_reject_reason",
+    "order_span",
+    "rejected",
+    "submitted",
+]
+
+#: ``trading.reject_reason`` values (SEMCONV): a short enum, never the venue's free text.
+REJECT_REASONS = ("insufficient_funds", "invalid_order", "rate_limited", "timeout", "other")
+
+#: Words in a venue's reject text (or an exception's class name) and the reason they mean.
+_REASON_WORDS = (
+    ("insufficient", "insufficient_funds"),
+    ("balance", "insufficient_funds"),
+    ("margin", "insufficient_funds"),
+    ("ratelimit", "rate_limited"),
+    ("rate_limit", "rate_limited"),
+    ("rate limit", "rate_limited"),
+    ("too many", "rate_limited"),
+    ("ddos", "rate_limited"),
+    ("timeout", "timeout"),
+    ("timed out", "timeout"),
+    ("invalid", "invalid_order"),
+    ("precision", "invalid_order"),
+    ("notional", "invalid_order"),
+    ("lot size", "invalid_order"),
+    ("min", "invalid_order"),
+    ("price filter", "invalid_order"),
+)
+
+#: Kinds of irregular event counted in ``tradetel.order.anomalies``.
+ANOMALIES = (
+    "unknown_order",  # an event for an id never submitted here
+    "late",  # an event for an order that already ended (or was evicted)
+    "duplicate",  # a second submit, ack or cancel, or a fill already counted
+    "out_of_order",  # a fill before the ack
+    "negative_latency",  # an event timed before its submit (clock skew): no latency recorded
+    "overfill",  # fills adding up to more than the order's quantity
+    "bad_input",  # a quantity, price or timestamp that is not a finite number
+)
+
+_EVENTS = Bound(
+    "counter",
+    sc.ORDER_EVENTS,
+    "{event}",
+    "Order events: submits and the venue's execution reports, by resulting status.",
+    (sc.VENUE, sc.ORDER_STATUS, sc.SIDE, sc.ORDER_TYPE, sc.REJECT_REASON),
+)
+_LATENCY = Bound(
+    "histogram",
+    sc.ORDER_LATENCY,
+    "s",
+    "Order sent to venue ack, first fill, complete fill; cancel request to cancel confirmed.",
+    (sc.VENUE, sc.ORDER_STAGE, sc.ORDER_TYPE, sc.SYMBOL),
+    sc.LATENCY_BUCKETS,
+)
+_SLIPPAGE = Bound(
+    "histogram",
+    sc.ORDER_SLIPPAGE,
+    "{bp}",
+    "Average fill price against the arrival price, in basis points; positive is a cost.",
+    (sc.VENUE, sc.SIDE, sc.ORDER_TYPE, sc.SYMBOL),
+    sc.SLIPPAGE_BUCKETS,
+)
+_FILL_RATIO = Bound(
+    "histogram",
+    sc.ORDER_FILL_RATIO,
+    "1",
+    "Filled quantity over ordered quantity, when an order ends.",
+    (sc.VENUE, sc.ORDER_TYPE, sc.SYMBOL),
+    sc.FILL_RATIO_BUCKETS,
+)
+_ANOMALIES = Bound(
+    "counter",
+    sc.ORDER_ANOMALIES,
+    "{event}",
+    "Order events that were late, duplicated, out of order or for an unknown order.",
+    (sc.ANOMALY,),
+)
+_EVICTED = Bound(
+    "counter",
+    sc.ORDERS_EVICTED,
+    "{order}",
+    "Open orders the tracker stopped following because it holds its maximum.",
+    (),
+)
+
+_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired"})
+_EPSILON = 1e-9  # relative tolerance on quantities (venues round them)
+
+
+def normalize_reject_reason(reason: object) -> str:
+    """A venue's reject text, code or exception as one of ``REJECT_REASONS``."""
+    if reason is None:
+        return "other"
+    if isinstance(reason, BaseException):
+        text = f"{type(reason).__name__} {reason}"
+    else:
+        text = str(getattr(reason, "value", reason))
+    text = text.strip().lower()
+    if text in REJECT_REASONS:
+        return text
+    squashed = text.replace("_", " ")
+    for word, meaning in _REASON_WORDS:
+        if word in text or word in squashed:
+            return meaning
+    return "other"
+
+
+def _label(value: object) -> str | None:
+    """A side or order type (a str or an enum) as SEMCONV's lower-case text."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value)).lower()
+
+
+def _positive(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if 0 < number < float("inf") else None
+
+
+class _Order:
+    """One open order."""
+
+    __slots__ = (
+        "acked_ns",
+        "arrival_price",
+        "cancel_ns",
+        "client_id",
+        "exec_ids",
+        "filled",
+        "first_fill_ns",
+        "link",
+        "notional",
+        "order_id",
+        "order_type",
+        "price",
+        "quantity",
+        "sampled",
+        "side",
+        "status",
+        "strategy",
+        "submit_ns",
+        "symbol",
+        "venue",
+    )
+
+    def __init__(
+        self,
+        client_id: str,
+        venue: str,
+        symbol: str | None,
+        side: str | None,
+        order_type: str | None,
+        quantity: float,
+        submit_ns: int,
+    ) -> None:
+        self.client_id = client_id
+        self.venue = venue
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.quantity = quantity
+        self.submit_ns = submit_ns
+        self.price: float | None = None
+        self.arrival_price: float | None = None
+        self.strategy: str | None = None
+        self.order_id: str | None = None
+        self.status = "new"
+        self.acked_ns: int | None = None
+        self.first_fill_ns: int | None = None
+        self.cancel_ns: int | None = None
+        self.filled = 0.0
+        self.notional = 0.0
+        self.exec_ids: set[str] | None = None
+        self.link: SpanContext | None = None  # the submit span
+        self.sampled: bool | None = None  # the submit's sampling decision; None: unknown
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "client_order_id": self.client_id,
+            "order_id": self.order_id,
+            "venue": self.venue,
+            "symbol": self.symbol,
+            "side": self.side,
+            "order_type": self.order_type,
+            "status": self.status,
+            "quantity": self.quantity,
+            "filled_quantity": self.filled,
+            "average_price": self.notional / self.filled if self.filled else None,
+            "submitted_at": self.submit_ns / 1e9,
+            "strategy": self.strategy,
+        }
+
+
+class OrderTracker:
+    """Follows orders by client order id, from submit to their end. Thread-safe.
+
+    Args:
+        max_open: open orders followed at most; past it the oldest is evicted (counted in
+            ``tradetel.orders.evicted``) and its later reports count as ``late``.
+        remember_closed: ids of ended orders remembered, to tell a late report from one for
+            an order never seen.
+    """
+
+    def __init__(self, *, max_open: int = 100_000, remember_closed: int = 10_000) -> None:
+        if max_open < 1 or remember_closed < 0:
+            from ._errors import ConfigError
+
+            raise ConfigError(
+                f"OrderTracker(max_open={max_open}, remember_closed={remember_closed}): "
+                "max_open must be at least 1 and remember_closed at least 0"
+            )
+        self.max_open = max_open
+        self.remember_closed = remember_closed
+        self._open: dict[str, _Order] = {}
+        self._closed: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._open_counts: dict[tuple[str, str | None], int] = {}
+        self._venues: set[str] = set()
+        self._anomalies = dict.fromkeys(ANOMALIES, 0)
+        self._evicted = 0
+        self._start_ns = time.time_ns()
+        self._clock_ns: int | None = None  # the latest time given with an event, if it was
+        _TRACKERS.add(self)
+
+    # -- introspection ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def get(self, client_order_id: str) -> dict[str, Any] | None:
+        """The state of an open order, or None."""
+        with self._lock:
+            order = self._open.get(str(client_order_id))
+            return order.view() if order is not None else None
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        """The open orders, oldest first."""
+        with self._lock:
+            return [o.view() for o in self._open.values()]
+
+    def stats(self) -> dict[str, int]:
+        """Counts of anomalies by kind, ``evicted`` and ``open``."""
+        with self._lock:
+            return {**self._anomalies, "evicted": self._evicted, "open": len(self._open)}
+
+    def clear(self) -> None:
+        """Forget every order and count (for tests and notebooks)."""
+        with self._lock:
+            self._open.clear()
+            self._closed.clear()
+            self._open_counts.clear()
+            self._venues.clear()
+            self._anomalies = dict.fromkeys(ANOMALIES, 0)
+            self._evicted = 0
+            self._clock_ns = None
+
+    # -- events -----------------------------------------------------------------------------
+    def submitted(
+        self,
+        client_order_id: str,
+        *,
+        venue: str,
+        symbol: str | None = None,
+        side: str | None = None,
+        order_type: str | None = None,
+        quantity: float,
+        price: float | None = None,
+        arrival_price: float | None = None,
+        strategy: str | None = None,
+        order_id: str | None = None,
+        ts: float | datetime | None = None,
+    ) -> None:
+        """An order was sent to the venue (at ``ts``: seconds since the epoch, or a datetime).
+
+        ``arrival_price`` (the market price when the order was decided) is what slippage is
+        measured against; without it no slippage is recorded.
+        """
+        try:
+            self._submitted(
+                str(client_order_id), venue, symbol, side, order_type, quantity, price,
+                arrival_price, strategy, order_id, ts,
+            )  # fmt: skip
+        except Exception as exc:
+            report_internal_error("order tracker", exc)
+
+    def acked(
+        self,
+        client_order_id: str,
+        *,
+        order_id: str | None = None,
+        ts: float | datetime | None = None,
+    ) -> None:
+        """The venue accepted the order (``order_id``: the venue's id for it)."""
+        try:
+            self._acked(str(client_order_id), order_id, ts)
+        except Exception as exc:
+            report_internal_error("order tracker", exc)
+
+    def filled(
+        self,
+        client_order_id: str,
+        quantity: float,
+        price: float,
+        *,
+        exec_id: str | None = None,
+        cumulative_quantity: float | None = None,
+        ts: float | datetime | None = None,
+    ) -> None:
+        """A fill (partial or complete, from what remains of the order).
+
+        ``exec_id`` (the venue's trade or execution id) or ``cumulative_quantity`` (the
+        order's filled quantity so far, as most venues report it) let a repeated report be
+        recognised as a duplicate; without either, every report counts as a new fill.
+        """
+        try:
+            self._filled(str(client_order_id), quantity, price, exec_id, cumulative_quantity, ts)
+        except Exception as exc:
+            report_internal_error("order tracker", exc)
+
+    def cancel_requested(self, client_order_id: str, *, ts: float | datetime | None = None) -> None:
+        """A cancel was sent: ``canceled()`` then gives the ``cancel`` latency."""
+        try:
+            self._cancel_requested(str(client_order_id), ts)
+        except Exception as exc:
+            report_internal_error("order tracker", exc)
+
+    def canceled(self, client_order_id: str, *, ts: float | datetime | None = None) -> None:
+        """The venue confirmed the cancel; what was filled stays filled."""
+        self._end(client_order_id, "canceled", None, ts)
+
+    def rejected(
+        self, client_order_id: str, *, reason: object = None, ts: float | datetime | None = None
+    ) -> None:
+        """The venue rejected the order; ``reason`` (text, code or exception) is normalised."""
+        self._end(client_order_id, "rejected", reason, ts)
+
+    def expired(self, client_order_id: str, *, ts: float | datetime | None = None) -> None:
+        """The order expired (its time in force ran out)."""
+        self._end(client_order_id, "expired", None, ts)
+
+    # -- the work ---------------------------------------------------------------------------
+    def _now(self, ts: float | datetime | None) -> int:
+        if ts is None:
+            self._clock_ns = None
+            return time.time_ns()
+        ns = to_ns(ts)
+        if ns is None:
+            self._anomaly("bad_input")
+            self._clock_ns = None
+            return time.time_ns()
+        self._clock_ns = ns if self._clock_ns is None else max(self._clock_ns, ns)
+        return ns
+
+    def _anomaly(self, kind: str) -> None:
+        self._anomalies[kind] += 1
+        rt = STATE.runtime or STATE.resume()
+        if rt is not None:
+            _ANOMALIES.series(rt.registry, (kind,)).add(1)
+
+    def _find(self, client_id: str) -> _Order | None:
+        """The open order, or None having counted the event as late or unknown."""
+        order = self._open.get(client_id)
+        if order is None:
+            self._anomaly("late" if client_id in self._closed else "unknown_order")
+        return order
+
+    def _submitted(
+        self,
+        client_id: str,
+        venue: Any,
+        symbol: Any,
+        side: Any,
+        order_type: Any,
+        quantity: Any,
+        price: Any,
+        arrival_price: Any,
+        strategy: Any,
+        order_id: Any,
+        ts: Any,
+    ) -> None:
+        qty = _positive(quantity)
+        rt = STATE.runtime or STATE.resume()
+        with self._lock:
+            if qty is None:
+                self._anomaly("bad_input")
+                return
+            if client_id in self._open:
+                self._anomaly("duplicate")
+                return
+            ns = self._now(ts)
+            order = _Order(
+                client_id,
+                str(venue),
+                None if symbol is None else str(getattr(symbol, "value", symbol)).upper(),
+                _label(side),
+                _label(order_type),
+                qty,
+                ns,
+            )
+            order.price = _positive(price)
+            order.arrival_price = _positive(arrival_price)
+            order.strategy = None if strategy is None else str(strategy)
+            order.order_id = None if order_id is None else str(order_id)
+            self._closed.pop(client_id, None)  # an id used again: a new order
+            evicted = None
+            if len(self._open) >= self.max_open:
+                evicted = self._open.pop(next(iter(self._open)))
+                self._count_open(evicted, -1)
+                self._remember(evicted.client_id)
+                self._evicted += 1
+            self._open[client_id] = order
+            self._count_open(order, 1)
+        if rt is None:
+            return
+        registry = rt.registry
+        if evicted is not None:
+            _EVICTED.series(registry, ()).add(1)
+        _EVENTS.series(registry, (order.venue, "new", order.side, order.order_type, None)).add(1)
+        order.link, order.sampled = self._submit_span(rt, order, ns, ts is not None)
+        tick_to_trade.record(order.venue, order.strategy, ns if ts is not None else None)
+
+    def _acked(self, client_id: str, order_id: Any, ts: Any) -> None:
+        rt = STATE.runtime or STATE.resume()
+        with self._lock:
+            order = self._find(client_id)
+            if order is None:
+                return
+            if order.acked_ns is not None:
+                self._anomaly("duplicate")
+                return
+            ns = self._now(ts)
+            order.acked_ns = ns
+            if order_id is not None:
+                order.order_id = str(order_id)
+            if order.status == "new":  # an ack after fills (counted then) changes nothing
+                order.status = "acked"
+            latency = self._since(order.submit_ns, ns)
+        if rt is not None:
+            span = self._report(rt, order, "acked", ns)
+            self._latency(rt, order, "ack", latency, span)
+
+    def _filled(
+        self, client_id: str, quantity: Any, price: Any, exec_id: Any, cumulative: Any, ts: Any
+    ) -> None:
+        rt = STATE.runtime or STATE.resume()
+        qty, px = _positive(quantity), _positive(price)
+        with self._lock:
+            order = self._find(client_id)
+            if order is None:
+                return
+            if px is None or (qty is None and cumulative is None):
+                self._anomaly("bad_input")
+                return
+            qty = self._new_quantity(order, qty, exec_id, cumulative)
+            if qty is None:
+                return
+            ns = self._now(ts)
+            if order.acked_ns is None and order.status == "new":
+                self._anomaly("out_of_order")  # a fill implies the ack we have not seen
+            first = order.first_fill_ns is None
+            if first:
+                order.first_fill_ns = ns
+            order.filled += qty
+            order.notional += qty * px
+            remaining = order.quantity - order.filled
+            if remaining < -_EPSILON * order.quantity:
+                self._anomaly("overfill")
+            complete = remaining <= _EPSILON * order.quantity
+            status = order.status = "filled" if complete else "partially_filled"
+            since_submit = self._since(order.submit_ns, ns) if first or complete else None
+            if complete:
+                self._close(order)
+        if rt is None:
+            return
+        span = self._report(rt, order, status, ns, qty, px, exec_id)
+        if first:
+            self._latency(rt, order, "first_fill", since_submit, span)
+        if complete:
+            self._latency(rt, order, "fill", since_submit, span)
+            self._outcome(rt, order)
+
+    def _new_quantity(
+        self, order: _Order, qty: float | None, exec_id: Any, cumulative: Any
+    ) -> float | None:
+        """The quantity a fill report adds; None (counted) when it was seen already."""
+        if exec_id is not None:
+            exec_id = str(exec_id)
+            if order.exec_ids is not None and exec_id in order.exec_ids:
+                self._anomaly("duplicate")
+                return None
+        if cumulative is not None:  # the venue's running total is authoritative
+            total = _positive(cumulative)
+            if total is None or total <= order.filled * (1 + _EPSILON):
+                self._anomaly("duplicate" if total is not None else "bad_input")
+                return None
+            qty = total - order.filled
+        if exec_id is not None:
+            if order.exec_ids is None:
+                order.exec_ids = set()
+            order.exec_ids.add(exec_id)
+        return qty
+
+    def _cancel_requested(self, client_id: str, ts: Any) -> None:
+        with self._lock:
+            order = self._find(client_id)
+            if order is None:
+                return
+            if order.cancel_ns is not None:
+                self._anomaly("duplicate")
+                return
+            order.cancel_ns = self._now(ts)
+
+    def _end(self, client_order_id: object, status: str, reason: object, ts: Any) -> None:
+        try:
+            rt = STATE.runtime or STATE.resume()
+            with self._lock:
+                order = self._find(str(client_order_id))
+                if order is None:
+                    return
+                ns = self._now(ts)
+                order.status = status
+                cancel = None
+                if status == "canceled" and order.cancel_ns is not None:
+                    cancel = self._since(order.cancel_ns, ns)
+                self._close(order)
+            if rt is None:
+                return
+            code = normalize_reject_reason(reason) if status == "rejected" else None
+            text = None if reason is None or code is None else str(reason)[:256]
+            span = self._report(rt, order, status, ns, reason=code, reason_text=text)
+            if cancel is not None:
+                self._latency(rt, order, "cancel", cancel, span)
+            if status != "rejected":
+                self._outcome(rt, order)
+        except Exception as exc:
+            report_internal_error("order tracker", exc)
+
+    def _since(self, start_ns: int, ns: int) -> float | None:
+        """Seconds from ``start_ns`` to ``ns``; None (counted) when the clocks disagree."""
+        if ns < start_ns:
+            self._anomaly("negative_latency")
+            return None
+        return (ns - start_ns) / 1e9
+
+    def _close(self, order: _Order) -> None:
+        del self._open[order.client_id]
+        self._count_open(order, -1)
+        self._remember(order.client_id)
+
+    def _remember(self, client_id: str) -> None:
+        if self.remember_closed:
+            self._closed[client_id] = None
+            if len(self._closed) > self.remember_closed:
+                self._closed.popitem(last=False)
+
+    def _count_open(self, order: _Order, delta: int) -> None:
+        key = (order.venue, order.strategy)
+        self._open_counts[key] = self._open_counts.get(key, 0) + delta
+        self._venues.add(order.venue)
+
+    # -- telemetry ----------------------------------------------------------------------------
+    def _latency(
+        self, rt: Runtime, order: _Order, stage: str, seconds: float | None, span: Any
+    ) -> None:
+        if seconds is None:
+            return
+        symbol = order.symbol if order.symbol in rt.metric_symbols else None
+        series = _LATENCY.series(rt.registry, (order.venue, stage, order.order_type, symbol))
+        if span is not None:
+            series.record_exemplar(seconds, span.trace_id, span.span_id)
+        else:
+            series.record(seconds)
+
+    def _outcome(self, rt: Runtime, order: _Order) -> None:
+        """Fill ratio and slippage of an order that ended (filled, canceled or expired)."""
+        symbol = order.symbol if order.symbol in rt.metric_symbols else None
+        ratio = min(order.filled / order.quantity, 1.0)
+        _FILL_RATIO.series(rt.registry, (order.venue, order.order_type, symbol)).record(ratio)
+        if order.filled and order.arrival_price:
+            average = order.notional / order.filled
+            sign = -1.0 if order.side == "sell" else 1.0
+            bps = sign * (average - order.arrival_price) / order.arrival_price * 1e4
+            key = (order.venue, order.side, order.order_type, symbol)
+            _SLIPPAGE.series(rt.registry, key).record(bps)
+
+    def _attributes(self, order: _Order) -> dict[str, AttributeValue]:
+        attrs: dict[str, AttributeValue] = {
+            sc.VENUE: order.venue,
+            sc.ORDER_CLIENT_ID: clean_value(order.client_id),
+        }
+        for key, value in (
+            (sc.SYMBOL, order.symbol),
+            (sc.SIDE, order.side),
+            (sc.ORDER_TYPE, order.order_type),
+            (sc.STRATEGY_NAME, order.strategy),
+            (sc.ORDER_ID, order.order_id),
+        ):
+            if value is not None:
+                attrs[key] = clean_value(value)
+        return attrs
+
+    def _submit_span(
+        self, rt: Runtime, order: _Order, ns: int, explicit: bool
+    ) -> tuple[SpanContext | None, bool]:
+        """Use the ``order submit`` span in progress (``@order``, ``order_span``), or make one."""
+        attrs = self._attributes(order)
+        attrs[sc.ORDER_QUANTITY] = order.quantity
+        if order.price is not None:
+            attrs[sc.ORDER_PRICE] = order.price
+        current = get_context().get(SPAN_KEY)
+        if (
+            type(current) is TradetelSpan
+            and current.kind is SpanKind.CLIENT
+            and current.attributes.get(sc.ORDER_OPERATION) == "submit"
+            and current.is_recording()
+        ):
+            for key, value in attrs.items():  # a batch submit keeps its first order's ids
+                current.attributes.setdefault(key, value)
+            return current.get_span_context(), True
+        attrs[sc.ORDER_OPERATION] = "submit"
+        span, _ = start(rt, "order submit", SpanKind.CLIENT, attrs, rt.root_bound, False)
+        if span is None:
+            parent = current.get_span_context() if current is not None else None
+            return None, bool(parent is not None and parent.is_valid and parent.trace_flags.sampled)
+        if explicit:
+            span.start_time = ns
+        span.end(ns if explicit else None)
+        return span.get_span_context(), True
+
+    def _report(
+        self,
+        rt: Runtime,
+        order: _Order,
+        status: str,
+        ns: int,
+        quantity: float | None = None,
+        price: float | None = None,
+        exec_id: str | None = None,
+        reason: str | None = None,
+        reason_text: str | None = None,
+    ) -> TradetelSpan | None:
+        """Count the event, and make its short span linked to the submit (when sampled)."""
+        key = (order.venue, status, order.side, order.order_type, reason)
+        _EVENTS.series(rt.registry, key).add(1)
+        # A report with no span around it follows its submit's sampling decision, so that
+        # the link of a sampled order leads somewhere and an unsampled order stays unsampled.
+        bound = rt.root_bound if order.sampled is None else (1 << 64) * order.sampled
+        attrs = self._attributes(order)
+        attrs[sc.ORDER_STATUS] = status
+        if quantity is not None:
+            attrs[sc.FILL_QUANTITY] = quantity
+            attrs[sc.FILL_PRICE] = price
+        if exec_id is not None:
+            attrs[sc.EXEC_ID] = clean_value(exec_id)
+        if reason is not None:
+            attrs[sc.REJECT_REASON] = attrs[sc.ERROR_TYPE] = reason
+        span, _ = start(rt, f"order {status}", SpanKind.INTERNAL, attrs, bound, False)
+        if span is None:
+            return None
+        if order.link is not None:
+            span.add_link(order.link)
+        if reason is not None:
+            span.status = Status(StatusCode.ERROR, reason_text or reason)
+        span.start_time = ns
+        span.end(ns)
+        return span
+
+
+_TRACKERS: weakref.WeakSet[OrderTracker] = weakref.WeakSet()
+
+
+def _observe(now_ns: int) -> list[Metric]:
+    """``trading.orders.open`` and ``trading.order.open.max_age`` of every tracker."""
+    counts: dict[tuple[str, str | None], int] = {}
+    ages: dict[str, float] = {}
+    start_ns = now_ns
+    for tracker in list(_TRACKERS):
+        with tracker._lock:
+            start_ns = min(start_ns, tracker._start_ns)
+            for key, count in tracker._open_counts.items():
+                counts[key] = counts.get(key, 0) + count
+            clock = tracker._clock_ns if tracker._clock_ns is not None else time.time_ns()
+            oldest: dict[str, int] = {}
+            for order in tracker._open.values():
+                if order.submit_ns < oldest.get(order.venue, clock):
+                    oldest[order.venue] = order.submit_ns
+            for venue in tracker._venues:
+                age = max(0.0, (clock - oldest.get(venue, clock)) / 1e9)
+                ages[venue] = max(ages.get(venue, 0.0), age)
+    open_points = [
+        ({sc.VENUE: venue} if strategy is None else {sc.VENUE: venue, sc.STRATEGY_NAME: strategy},
+         float(count))
+        for (venue, strategy), count in counts.items()
+    ]  # fmt: skip
+    age_points = [({sc.VENUE: venue}, age) for venue, age in ages.items()]
+    found = [
+        sum_metric(
+            sc.ORDERS_OPEN, "{order}", "Orders sent and not yet ended.", open_points,
+            start_ns, now_ns, monotonic=False,
+        ),
+        gauge_metric(
+            sc.ORDER_OPEN_MAX_AGE, "s", "Age of the oldest open order (stuck orders).",
+            age_points, now_ns,
+        ),
+    ]  # fmt: skip
+    return [m for m in found if m is not None]
+
+
+add_source(_observe)
+
+#: The tracker behind this module's functions.
+default_tracker = OrderTracker()
+submitted = default_tracker.submitted
+acked = default_tracker.acked
+filled = default_tracker.filled
+cancel_requested = default_tracker.cancel_requested
+canceled = default_tracker.canceled
+rejected = default_tracker.rejected
+expired = default_tracker.expired
+
+
+class OrderHandle:
+    """The order of an ``order_span`` block: report its fate with these methods."""
+
+    def __init__(self, tracker: OrderTracker, client_order_id: str, span: Span) -> None:
+        self.tracker = tracker
+        self.client_order_id = client_order_id
+        self.span = span
+
+    def acked(self, order_id: str | None = None, *, ts: float | datetime | None = None) -> None:
+        self.tracker.acked(self.client_order_id, order_id=order_id, ts=ts)
+
+    def filled(self, quantity: float, price: float, **kwargs: Any) -> None:
+        self.tracker.filled(self.client_order_id, quantity, price, **kwargs)
+
+    def cancel_requested(self, *, ts: float | datetime | None = None) -> None:
+        self.tracker.cancel_requested(self.client_order_id, ts=ts)
+
+    def canceled(self, *, ts: float | datetime | None = None) -> None:
+        self.tracker.canceled(self.client_order_id, ts=ts)
+
+    def rejected(self, reason: object = None, *, ts: float | datetime | None = None) -> None:
+        self.tracker.rejected(self.client_order_id, reason=reason, ts=ts)
+
+    def expired(self, *, ts: float | datetime | None = None) -> None:
+        self.tracker.expired(self.client_order_id, ts=ts)
+
+    @property
+    def status(self) -> str | None:
+        """The order's status while it is open; None once it ended."""
+        view = self.tracker.get(self.client_order_id)
+        return None if view is None else str(view["status"])
+
+
+_sequence = 0
+_sequence_lock = threading.Lock()
+
+
+def _new_client_id() -> str:
+    global _sequence
+    with _sequence_lock:
+        _sequence += 1
+        return f"tt-{time.time_ns():x}-{_sequence}"
+
+
+class order_span:  # lower-case: used like a function, ``with tradetel.order_span(...) as o:``
+    """One order submitted and followed in one place: the ``order submit`` span is current
+    for the block, and ``o.acked()``, ``o.filled(qty, px)`` ... report its fate.
+
+        with tradetel.order_span(venue="sim", symbol="BTC/USDT", side="buy",
+                                 order_type="market", quantity=1.0) as o:
+            ack = await client.create_order(...)
+            o.acked(ack["id"])
+            o.filled(ack["filled"], ack["average"])
+
+    An exception leaving the block is recorded on the span; an order that the venue had not
+    acknowledged by then is counted as rejected (the reason taken from the exception), one it
+    had acknowledged stays open. Works as ``async with`` too.
+    """
+
+    def __init__(
+        self,
+        client_order_id: str | None = None,
+        *,
+        venue: str,
+        symbol: str | None = None,
+        side: str | None = None,
+        order_type: str | None = None,
+        quantity: float,
+        price: float | None = None,
+        arrival_price: float | None = None,
+        strategy: str | None = None,
+        tracker: OrderTracker | None = None,
+    ) -> None:
+        self._tracker = default_tracker if tracker is None else tracker
+        self._client_id = _new_client_id() if client_order_id is None else str(client_order_id)
+        self._order: dict[str, Any] = {
+            "venue": venue,
+            "symbol": symbol,
+            "side": side,
+            "order_type": order_type,
+            "quantity": quantity,
+            "price": price,
+            "arrival_price": arrival_price,
+            "strategy": strategy,
+        }
+        self._span: TradetelSpan | None = None
+        self._token: Any = None
+
+    def __enter__(self) -> OrderHandle:
+        rt = STATE.runtime or STATE.resume()
+        span: Span = INVALID_SPAN
+        if rt is not None:
+            try:
+                attrs: dict[str, AttributeValue] = {
+                    sc.ORDER_OPERATION: "submit",
+                    sc.VENUE: str(self._order["venue"]),
+                }
+                self._span, self._token = start(
+                    rt, "order submit", SpanKind.CLIENT, attrs, rt.root_bound
+                )
+                if self._span is not None:
+                    span = self._span
+            except Exception as exc:
+                report_internal_error("order_span start", exc)
+        self._tracker.submitted(self._client_id, **self._order)
+        return OrderHandle(self._tracker, self._client_id, span)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        span, token = self._span, self._token
+        self._span = self._token = None
+        try:
+            if exc is not None and not isinstance(exc, GeneratorExit):
+                view = self._tracker.get(self._client_id)
+                if view is not None and view["status"] == "new":
+                    self._tracker.rejected(self._client_id, reason=exc)
+                if span is not None:
+                    span.fail(exc)
+            finish(span, token)
+            if span is not None:
+                span.end()
+        except Exception as internal:
+            report_internal_error("order_span end", internal)
+
+    async def __aenter__(self) -> OrderHandle:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
