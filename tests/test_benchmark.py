@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/overhead.py: it runs and reports every figure (timing is not tested)."""
+"""Smoke tests of the benchmarks: they run and report every figure (timing is not tested)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,21 @@ def test_overhead_benchmark_reports_every_figure() -> None:
     assert set(report["targets"]) == TARGETED
     assert set(report["met"]) == TARGETED
     assert report["dropped_spans"] >= 0
+
+
+def test_order_tracker_benchmark_reports_every_figure() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/orders.py", "--json", "--orders", "300", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+    report = json.loads(done.stdout)
+    assert set(report["per_event_ns"]) == {"metrics_only", "sampled", "raw_record"}
+    assert all(ns > 0 for ns in report["per_event_ns"].values())
+    assert set(report["ratios"]) == {"metrics_only", "sampled"}
+    assert set(report["met"]) == {"metrics_only"}

@@ -31,13 +31,13 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.trace import INVALID_SPAN, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from . import semconv as sc
 from . import tick_to_trade
 from ._internal import report_internal_error
-from ._metrics import Bound, add_source, gauge_metric, sum_metric
+from ._metrics import Bound, Registry, add_source, gauge_metric, sum_metric
 from ._runtime import STATE, Runtime
 from ._span import SPAN_KEY, TradetelSpan, clean_value, finish, get_context, start
 from .tick_to_trade import to_ns
@@ -142,7 +142,7 @@ _EVICTED = Bound(
     (),
 )
 
-_TERMINAL = frozenset({"filled", "canceled", "rejected", "expired"})
+_PROFILE_LIMIT = 4096  # kinds of order whose series are kept at hand
 _EPSILON = 1e-9  # relative tolerance on quantities (venues round them)
 
 
@@ -190,11 +190,13 @@ class _Order:
         "exec_ids",
         "filled",
         "first_fill_ns",
+        "identity",
         "link",
         "notional",
         "order_id",
         "order_type",
         "price",
+        "profile",
         "quantity",
         "sampled",
         "side",
@@ -233,8 +235,10 @@ class _Order:
         self.filled = 0.0
         self.notional = 0.0
         self.exec_ids: set[str] | None = None
-        self.link: SpanContext | None = None  # the submit span
+        self.link: Link | None = None  # to the submit span
+        self.identity: dict[str, AttributeValue] | None = None  # its spans' attributes
         self.sampled: bool | None = None  # the submit's sampling decision; None: unknown
+        self.profile: _Profile | None = None
 
     def view(self) -> dict[str, Any]:
         return {
@@ -282,6 +286,7 @@ class OrderTracker:
         self._evicted = 0
         self._start_ns = time.time_ns()
         self._clock_ns: int | None = None  # the latest time given with an event, if it was
+        self._profiles: tuple[Registry | None, dict[Any, _Profile]] = (None, {})
         _TRACKERS.add(self)
 
     # -- introspection ----------------------------------------------------------------------
@@ -476,7 +481,7 @@ class OrderTracker:
         registry = rt.registry
         if evicted is not None:
             _EVICTED.series(registry, ()).add(1)
-        _EVENTS.series(registry, (order.venue, "new", order.side, order.order_type, None)).add(1)
+        self._profile(rt, order).event("new").add(1)
         order.link, order.sampled = self._submit_span(rt, order, ns, ts is not None)
         tick_to_trade.record(order.venue, order.strategy, ns if ts is not None else None)
 
@@ -620,13 +625,29 @@ class OrderTracker:
         self._venues.add(order.venue)
 
     # -- telemetry ----------------------------------------------------------------------------
+    def _profile(self, rt: Runtime, order: _Order) -> _Profile:
+        profile = order.profile
+        if profile is None or profile.registry is not rt.registry:  # first use, or configure()
+            symbol = order.symbol if order.symbol in rt.metric_symbols else None
+            key = (order.venue, order.side, order.order_type, symbol)
+            registry, profiles = self._profiles
+            if registry is not rt.registry:
+                self._profiles = (rt.registry, {})
+                profiles = self._profiles[1]
+            profile = profiles.get(key)
+            if profile is None:
+                profile = _Profile(rt.registry, key)
+                if len(profiles) < _PROFILE_LIMIT:
+                    profiles[key] = profile
+            order.profile = profile
+        return profile
+
     def _latency(
         self, rt: Runtime, order: _Order, stage: str, seconds: float | None, span: Any
     ) -> None:
         if seconds is None:
             return
-        symbol = order.symbol if order.symbol in rt.metric_symbols else None
-        series = _LATENCY.series(rt.registry, (order.venue, stage, order.order_type, symbol))
+        series = self._profile(rt, order).latency(stage)
         if span is not None:
             series.record_exemplar(seconds, span.trace_id, span.span_id)
         else:
@@ -634,40 +655,38 @@ class OrderTracker:
 
     def _outcome(self, rt: Runtime, order: _Order) -> None:
         """Fill ratio and slippage of an order that ended (filled, canceled or expired)."""
-        symbol = order.symbol if order.symbol in rt.metric_symbols else None
-        ratio = min(order.filled / order.quantity, 1.0)
-        _FILL_RATIO.series(rt.registry, (order.venue, order.order_type, symbol)).record(ratio)
+        profile = self._profile(rt, order)
+        profile.fill_ratio().record(min(order.filled / order.quantity, 1.0))
         if order.filled and order.arrival_price:
             average = order.notional / order.filled
             sign = -1.0 if order.side == "sell" else 1.0
-            bps = sign * (average - order.arrival_price) / order.arrival_price * 1e4
-            key = (order.venue, order.side, order.order_type, symbol)
-            _SLIPPAGE.series(rt.registry, key).record(bps)
+            profile.slippage().record(
+                sign * (average - order.arrival_price) / order.arrival_price * 1e4
+            )
 
-    def _attributes(self, order: _Order) -> dict[str, AttributeValue]:
-        attrs: dict[str, AttributeValue] = {
-            sc.VENUE: order.venue,
-            sc.ORDER_CLIENT_ID: clean_value(order.client_id),
-        }
-        for key, value in (
-            (sc.SYMBOL, order.symbol),
-            (sc.SIDE, order.side),
-            (sc.ORDER_TYPE, order.order_type),
-            (sc.STRATEGY_NAME, order.strategy),
-            (sc.ORDER_ID, order.order_id),
-        ):
-            if value is not None:
-                attrs[key] = clean_value(value)
-        return attrs
+    @staticmethod
+    def _attributes(order: _Order) -> dict[str, AttributeValue]:
+        """The order's identity, as span attributes (made once per order)."""
+        identity = order.identity
+        if identity is None:
+            identity = order.identity = {
+                sc.VENUE: order.venue,
+                sc.ORDER_CLIENT_ID: clean_value(order.client_id),
+            }
+            for key, value in (
+                (sc.SYMBOL, order.symbol),
+                (sc.SIDE, order.side),
+                (sc.ORDER_TYPE, order.order_type),
+                (sc.STRATEGY_NAME, order.strategy),
+            ):
+                if value is not None:
+                    identity[key] = clean_value(value)
+        return identity
 
     def _submit_span(
         self, rt: Runtime, order: _Order, ns: int, explicit: bool
-    ) -> tuple[SpanContext | None, bool]:
+    ) -> tuple[Link | None, bool]:
         """Use the ``order submit`` span in progress (``@order``, ``order_span``), or make one."""
-        attrs = self._attributes(order)
-        attrs[sc.ORDER_QUANTITY] = order.quantity
-        if order.price is not None:
-            attrs[sc.ORDER_PRICE] = order.price
         current = get_context().get(SPAN_KEY)
         if (
             type(current) is TradetelSpan
@@ -675,18 +694,28 @@ class OrderTracker:
             and current.attributes.get(sc.ORDER_OPERATION) == "submit"
             and current.is_recording()
         ):
-            for key, value in attrs.items():  # a batch submit keeps its first order's ids
-                current.attributes.setdefault(key, value)
-            return current.get_span_context(), True
-        attrs[sc.ORDER_OPERATION] = "submit"
-        span, _ = start(rt, "order submit", SpanKind.CLIENT, attrs, rt.root_bound, False)
-        if span is None:
-            parent = current.get_span_context() if current is not None else None
-            return None, bool(parent is not None and parent.is_valid and parent.trace_flags.sampled)
-        if explicit:
-            span.start_time = ns
-        span.end(ns if explicit else None)
-        return span.get_span_context(), True
+            span: TradetelSpan = current
+        else:
+            made, _ = start(rt, "order submit", SpanKind.CLIENT, _SUBMIT, rt.root_bound, False)
+            if made is None:
+                parent = current.get_span_context() if current is not None else None
+                sampled = parent is not None and parent.is_valid and parent.trace_flags.sampled
+                return None, sampled
+            span = made
+            if explicit:
+                span.start_time = ns
+            span.end_time = ns if explicit else None  # ended below, once it has its attributes
+        attrs = span.attributes
+        for key, value in self._attributes(order).items():
+            attrs.setdefault(key, value)  # a batch submit keeps its first order's
+        if order.order_id is not None:
+            attrs.setdefault(sc.ORDER_ID, clean_value(order.order_id))
+        attrs.setdefault(sc.ORDER_QUANTITY, order.quantity)
+        if order.price is not None:
+            attrs.setdefault(sc.ORDER_PRICE, order.price)
+        if span is not current:
+            span.end(span.end_time)
+        return Link(span.get_span_context()), True
 
     def _report(
         self,
@@ -701,30 +730,79 @@ class OrderTracker:
         reason_text: str | None = None,
     ) -> TradetelSpan | None:
         """Count the event, and make its short span linked to the submit (when sampled)."""
-        key = (order.venue, status, order.side, order.order_type, reason)
-        _EVENTS.series(rt.registry, key).add(1)
+        self._profile(rt, order).event(status, reason).add(1)
         # A report with no span around it follows its submit's sampling decision, so that
         # the link of a sampled order leads somewhere and an unsampled order stays unsampled.
         bound = rt.root_bound if order.sampled is None else (1 << 64) * order.sampled
-        attrs = self._attributes(order)
+        span, _ = start(rt, f"order {status}", SpanKind.INTERNAL, _NO_ATTRIBUTES, bound, False)
+        if span is None:
+            return None
+        attrs = span.attributes
+        attrs.update(self._attributes(order))
+        if order.order_id is not None:
+            attrs[sc.ORDER_ID] = clean_value(order.order_id)
         attrs[sc.ORDER_STATUS] = status
-        if quantity is not None:
+        if quantity is not None and price is not None:
             attrs[sc.FILL_QUANTITY] = quantity
             attrs[sc.FILL_PRICE] = price
         if exec_id is not None:
             attrs[sc.EXEC_ID] = clean_value(exec_id)
         if reason is not None:
             attrs[sc.REJECT_REASON] = attrs[sc.ERROR_TYPE] = reason
-        span, _ = start(rt, f"order {status}", SpanKind.INTERNAL, attrs, bound, False)
-        if span is None:
-            return None
-        if order.link is not None:
-            span.add_link(order.link)
-        if reason is not None:
             span.status = Status(StatusCode.ERROR, reason_text or reason)
+        if order.link is not None:
+            span.links = [order.link]
         span.start_time = ns
         span.end(ns)
         return span
+
+
+_SUBMIT: dict[str, AttributeValue] = {sc.ORDER_OPERATION: "submit"}
+_NO_ATTRIBUTES: dict[str, AttributeValue] = {}
+
+
+class _Profile:
+    """The series one kind of order (venue, side, type, symbol) records into, in one
+    configuration: found once per order rather than once per event."""
+
+    __slots__ = ("_events", "_fill_ratio", "_latency", "_slippage", "key", "registry")
+
+    def __init__(
+        self, registry: Registry, key: tuple[str, str | None, str | None, str | None]
+    ) -> None:
+        self.registry = registry
+        self.key = key
+        self._events: dict[tuple[str, str | None], Any] = {}
+        self._latency: dict[str, Any] = {}
+        self._fill_ratio: Any = None
+        self._slippage: Any = None
+
+    def event(self, status: str, reason: str | None = None) -> Any:
+        series = self._events.get((status, reason))
+        if series is None:
+            venue, side, order_type, _ = self.key
+            key = (venue, status, side, order_type, reason)
+            series = self._events[(status, reason)] = _EVENTS.series(self.registry, key)
+        return series
+
+    def latency(self, stage: str) -> Any:
+        series = self._latency.get(stage)
+        if series is None:
+            venue, _, order_type, symbol = self.key
+            key = (venue, stage, order_type, symbol)
+            series = self._latency[stage] = _LATENCY.series(self.registry, key)
+        return series
+
+    def fill_ratio(self) -> Any:
+        if self._fill_ratio is None:
+            venue, _, order_type, symbol = self.key
+            self._fill_ratio = _FILL_RATIO.series(self.registry, (venue, order_type, symbol))
+        return self._fill_ratio
+
+    def slippage(self) -> Any:
+        if self._slippage is None:
+            self._slippage = _SLIPPAGE.series(self.registry, self.key)
+        return self._slippage
 
 
 _TRACKERS: weakref.WeakSet[OrderTracker] = weakref.WeakSet()
