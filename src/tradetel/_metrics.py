@@ -378,13 +378,15 @@ def sum_metric(
     name: str,
     unit: str,
     description: str,
-    points: Iterable[tuple[Attributes, float]],
-    start_ns: int,
+    points: Iterable[tuple[Attributes, float, int]],
     now_ns: int,
     *,
     monotonic: bool,
 ) -> Metric | None:
-    """An observed cumulative sum (a counter, or an up-down counter when not monotonic)."""
+    """An observed cumulative sum (a counter, or an up-down counter when not monotonic).
+
+    ``points`` are ``(attributes, value, start_ns)``: each series counts from its own start.
+    """
     from opentelemetry.sdk.metrics.export import (
         AggregationTemporality,
         Metric,
@@ -392,7 +394,7 @@ def sum_metric(
         Sum,
     )
 
-    data = [NumberDataPoint(dict(a), start_ns, now_ns, v) for a, v in points]
+    data = [NumberDataPoint(dict(a), start, now_ns, v) for a, v, start in points]
     if not data:
         return None
     return Metric(name, description, unit, Sum(data, AggregationTemporality.CUMULATIVE, monotonic))

@@ -28,23 +28,20 @@ import time
 import weakref
 from collections import OrderedDict
 from datetime import datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
-
-from opentelemetry.trace import INVALID_SPAN, Link, SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
 
 from . import semconv as sc
 from . import tick_to_trade
 from ._internal import report_internal_error
-from ._metrics import Bound, Registry, add_source, gauge_metric, sum_metric
-from ._runtime import STATE, Runtime
-from ._span import SPAN_KEY, TradetelSpan, clean_value, finish, get_context, start
+from ._metrics import add_source, gauge_metric, sum_metric
+from ._order_events import ANOMALIES as ANOMALIES_COUNTER
+from ._order_events import EVICTED, Emitter, Order
+from ._order_span import OrderHandle, order_span
+from ._runtime import STATE
 from .tick_to_trade import to_ns
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import Metric
-    from opentelemetry.trace import Span
 
 __all__ = [
     "REJECT_REASONS",
@@ -96,53 +93,6 @@ ANOMALIES = (
     "bad_input",  # a quantity, price or timestamp that is not a finite number
 )
 
-_EVENTS = Bound(
-    "counter",
-    sc.ORDER_EVENTS,
-    "{event}",
-    "Order events: submits and the venue's execution reports, by resulting status.",
-    (sc.VENUE, sc.ORDER_STATUS, sc.SIDE, sc.ORDER_TYPE, sc.REJECT_REASON),
-)
-_LATENCY = Bound(
-    "histogram",
-    sc.ORDER_LATENCY,
-    "s",
-    "Order sent to venue ack, first fill, complete fill; cancel request to cancel confirmed.",
-    (sc.VENUE, sc.ORDER_STAGE, sc.ORDER_TYPE, sc.SYMBOL),
-    sc.LATENCY_BUCKETS,
-)
-_SLIPPAGE = Bound(
-    "histogram",
-    sc.ORDER_SLIPPAGE,
-    "{bp}",
-    "Average fill price against the arrival price, in basis points; positive is a cost.",
-    (sc.VENUE, sc.SIDE, sc.ORDER_TYPE, sc.SYMBOL),
-    sc.SLIPPAGE_BUCKETS,
-)
-_FILL_RATIO = Bound(
-    "histogram",
-    sc.ORDER_FILL_RATIO,
-    "1",
-    "Filled quantity over ordered quantity, when an order ends.",
-    (sc.VENUE, sc.ORDER_TYPE, sc.SYMBOL),
-    sc.FILL_RATIO_BUCKETS,
-)
-_ANOMALIES = Bound(
-    "counter",
-    sc.ORDER_ANOMALIES,
-    "{event}",
-    "Order events that were late, duplicated, out of order or for an unknown order.",
-    (sc.ANOMALY,),
-)
-_EVICTED = Bound(
-    "counter",
-    sc.ORDERS_EVICTED,
-    "{order}",
-    "Open orders the tracker stopped following because it holds its maximum.",
-    (),
-)
-
-_PROFILE_LIMIT = 4096  # kinds of order whose series are kept at hand
 _EPSILON = 1e-9  # relative tolerance on quantities (venues round them)
 
 
@@ -179,84 +129,6 @@ def _positive(value: object) -> float | None:
     return number if 0 < number < float("inf") else None
 
 
-class _Order:
-    """One open order."""
-
-    __slots__ = (
-        "acked_ns",
-        "arrival_price",
-        "cancel_ns",
-        "client_id",
-        "exec_ids",
-        "filled",
-        "first_fill_ns",
-        "identity",
-        "link",
-        "notional",
-        "order_id",
-        "order_type",
-        "price",
-        "profile",
-        "quantity",
-        "sampled",
-        "side",
-        "status",
-        "strategy",
-        "submit_ns",
-        "symbol",
-        "venue",
-    )
-
-    def __init__(
-        self,
-        client_id: str,
-        venue: str,
-        symbol: str | None,
-        side: str | None,
-        order_type: str | None,
-        quantity: float,
-        submit_ns: int,
-    ) -> None:
-        self.client_id = client_id
-        self.venue = venue
-        self.symbol = symbol
-        self.side = side
-        self.order_type = order_type
-        self.quantity = quantity
-        self.submit_ns = submit_ns
-        self.price: float | None = None
-        self.arrival_price: float | None = None
-        self.strategy: str | None = None
-        self.order_id: str | None = None
-        self.status = "new"
-        self.acked_ns: int | None = None
-        self.first_fill_ns: int | None = None
-        self.cancel_ns: int | None = None
-        self.filled = 0.0
-        self.notional = 0.0
-        self.exec_ids: set[str] | None = None
-        self.link: Link | None = None  # to the submit span
-        self.identity: dict[str, AttributeValue] | None = None  # its spans' attributes
-        self.sampled: bool | None = None  # the submit's sampling decision; None: unknown
-        self.profile: _Profile | None = None
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "client_order_id": self.client_id,
-            "order_id": self.order_id,
-            "venue": self.venue,
-            "symbol": self.symbol,
-            "side": self.side,
-            "order_type": self.order_type,
-            "status": self.status,
-            "quantity": self.quantity,
-            "filled_quantity": self.filled,
-            "average_price": self.notional / self.filled if self.filled else None,
-            "submitted_at": self.submit_ns / 1e9,
-            "strategy": self.strategy,
-        }
-
-
 class OrderTracker:
     """Follows orders by client order id, from submit to their end. Thread-safe.
 
@@ -277,7 +149,7 @@ class OrderTracker:
             )
         self.max_open = max_open
         self.remember_closed = remember_closed
-        self._open: dict[str, _Order] = {}
+        self._open: dict[str, Order] = {}
         self._closed: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
         self._open_counts: dict[tuple[str, str | None], int] = {}
@@ -286,7 +158,7 @@ class OrderTracker:
         self._evicted = 0
         self._start_ns = time.time_ns()
         self._clock_ns: int | None = None  # the latest time given with an event, if it was
-        self._profiles: tuple[Registry | None, dict[Any, _Profile]] = (None, {})
+        self._emit = Emitter()
         _TRACKERS.add(self)
 
     # -- introspection ----------------------------------------------------------------------
@@ -421,9 +293,9 @@ class OrderTracker:
         self._anomalies[kind] += 1
         rt = STATE.runtime or STATE.resume()
         if rt is not None:
-            _ANOMALIES.series(rt.registry, (kind,)).add(1)
+            ANOMALIES_COUNTER.series(rt.registry, (kind,)).add(1)
 
-    def _find(self, client_id: str) -> _Order | None:
+    def _find(self, client_id: str) -> Order | None:
         """The open order, or None having counted the event as late or unknown."""
         order = self._open.get(client_id)
         if order is None:
@@ -454,7 +326,7 @@ class OrderTracker:
                 self._anomaly("duplicate")
                 return
             ns = self._now(ts)
-            order = _Order(
+            order = Order(
                 client_id,
                 str(venue),
                 None if symbol is None else str(getattr(symbol, "value", symbol)).upper(),
@@ -480,9 +352,9 @@ class OrderTracker:
             return
         registry = rt.registry
         if evicted is not None:
-            _EVICTED.series(registry, ()).add(1)
-        self._profile(rt, order).event("new").add(1)
-        order.link, order.sampled = self._submit_span(rt, order, ns, ts is not None)
+            EVICTED.series(registry, ()).add(1)
+        self._emit.profile(rt, order).event("new").add(1)
+        order.link, order.sampled = self._emit.submit_span(rt, order, ns, ts is not None)
         tick_to_trade.record(order.venue, order.strategy, ns if ts is not None else None)
 
     def _acked(self, client_id: str, order_id: Any, ts: Any) -> None:
@@ -502,8 +374,8 @@ class OrderTracker:
                 order.status = "acked"
             latency = self._since(order.submit_ns, ns)
         if rt is not None:
-            span = self._report(rt, order, "acked", ns)
-            self._latency(rt, order, "ack", latency, span)
+            span = self._emit.report(rt, order, "acked", ns)
+            self._emit.latency(rt, order, "ack", latency, span)
 
     def _filled(
         self, client_id: str, quantity: Any, price: Any, exec_id: Any, cumulative: Any, ts: Any
@@ -538,15 +410,15 @@ class OrderTracker:
                 self._close(order)
         if rt is None:
             return
-        span = self._report(rt, order, status, ns, qty, px, exec_id)
+        span = self._emit.report(rt, order, status, ns, qty, px, exec_id)
         if first:
-            self._latency(rt, order, "first_fill", since_submit, span)
+            self._emit.latency(rt, order, "first_fill", since_submit, span)
         if complete:
-            self._latency(rt, order, "fill", since_submit, span)
-            self._outcome(rt, order)
+            self._emit.latency(rt, order, "fill", since_submit, span)
+            self._emit.outcome(rt, order)
 
     def _new_quantity(
-        self, order: _Order, qty: float | None, exec_id: Any, cumulative: Any
+        self, order: Order, qty: float | None, exec_id: Any, cumulative: Any
     ) -> float | None:
         """The quantity a fill report adds; None (counted) when it was seen already."""
         if exec_id is not None:
@@ -593,11 +465,11 @@ class OrderTracker:
                 return
             code = normalize_reject_reason(reason) if status == "rejected" else None
             text = None if reason is None or code is None else str(reason)[:256]
-            span = self._report(rt, order, status, ns, reason=code, reason_text=text)
+            span = self._emit.report(rt, order, status, ns, reason=code, reason_text=text)
             if cancel is not None:
-                self._latency(rt, order, "cancel", cancel, span)
+                self._emit.latency(rt, order, "cancel", cancel, span)
             if status != "rejected":
-                self._outcome(rt, order)
+                self._emit.outcome(rt, order)
         except Exception as exc:
             report_internal_error("order tracker", exc)
 
@@ -608,7 +480,7 @@ class OrderTracker:
             return None
         return (ns - start_ns) / 1e9
 
-    def _close(self, order: _Order) -> None:
+    def _close(self, order: Order) -> None:
         del self._open[order.client_id]
         self._count_open(order, -1)
         self._remember(order.client_id)
@@ -619,190 +491,10 @@ class OrderTracker:
             if len(self._closed) > self.remember_closed:
                 self._closed.popitem(last=False)
 
-    def _count_open(self, order: _Order, delta: int) -> None:
+    def _count_open(self, order: Order, delta: int) -> None:
         key = (order.venue, order.strategy)
         self._open_counts[key] = self._open_counts.get(key, 0) + delta
         self._venues.add(order.venue)
-
-    # -- telemetry ----------------------------------------------------------------------------
-    def _profile(self, rt: Runtime, order: _Order) -> _Profile:
-        profile = order.profile
-        if profile is None or profile.registry is not rt.registry:  # first use, or configure()
-            symbol = order.symbol if order.symbol in rt.metric_symbols else None
-            key = (order.venue, order.side, order.order_type, symbol)
-            registry, profiles = self._profiles
-            if registry is not rt.registry:
-                self._profiles = (rt.registry, {})
-                profiles = self._profiles[1]
-            profile = profiles.get(key)
-            if profile is None:
-                profile = _Profile(rt.registry, key)
-                if len(profiles) < _PROFILE_LIMIT:
-                    profiles[key] = profile
-            order.profile = profile
-        return profile
-
-    def _latency(
-        self, rt: Runtime, order: _Order, stage: str, seconds: float | None, span: Any
-    ) -> None:
-        if seconds is None:
-            return
-        series = self._profile(rt, order).latency(stage)
-        if span is not None:
-            series.record_exemplar(seconds, span.trace_id, span.span_id)
-        else:
-            series.record(seconds)
-
-    def _outcome(self, rt: Runtime, order: _Order) -> None:
-        """Fill ratio and slippage of an order that ended (filled, canceled or expired)."""
-        profile = self._profile(rt, order)
-        profile.fill_ratio().record(min(order.filled / order.quantity, 1.0))
-        if order.filled and order.arrival_price:
-            average = order.notional / order.filled
-            sign = -1.0 if order.side == "sell" else 1.0
-            profile.slippage().record(
-                sign * (average - order.arrival_price) / order.arrival_price * 1e4
-            )
-
-    @staticmethod
-    def _attributes(order: _Order) -> dict[str, AttributeValue]:
-        """The order's identity, as span attributes (made once per order)."""
-        identity = order.identity
-        if identity is None:
-            identity = order.identity = {
-                sc.VENUE: order.venue,
-                sc.ORDER_CLIENT_ID: clean_value(order.client_id),
-            }
-            for key, value in (
-                (sc.SYMBOL, order.symbol),
-                (sc.SIDE, order.side),
-                (sc.ORDER_TYPE, order.order_type),
-                (sc.STRATEGY_NAME, order.strategy),
-            ):
-                if value is not None:
-                    identity[key] = clean_value(value)
-        return identity
-
-    def _submit_span(
-        self, rt: Runtime, order: _Order, ns: int, explicit: bool
-    ) -> tuple[Link | None, bool]:
-        """Use the ``order submit`` span in progress (``@order``, ``order_span``), or make one."""
-        current = get_context().get(SPAN_KEY)
-        if (
-            type(current) is TradetelSpan
-            and current.kind is SpanKind.CLIENT
-            and current.attributes.get(sc.ORDER_OPERATION) == "submit"
-            and current.is_recording()
-        ):
-            span: TradetelSpan = current
-        else:
-            made, _ = start(rt, "order submit", SpanKind.CLIENT, _SUBMIT, rt.root_bound, False)
-            if made is None:
-                parent = current.get_span_context() if current is not None else None
-                sampled = parent is not None and parent.is_valid and parent.trace_flags.sampled
-                return None, sampled
-            span = made
-            if explicit:
-                span.start_time = ns
-            span.end_time = ns if explicit else None  # ended below, once it has its attributes
-        attrs = span.attributes
-        for key, value in self._attributes(order).items():
-            attrs.setdefault(key, value)  # a batch submit keeps its first order's
-        if order.order_id is not None:
-            attrs.setdefault(sc.ORDER_ID, clean_value(order.order_id))
-        attrs.setdefault(sc.ORDER_QUANTITY, order.quantity)
-        if order.price is not None:
-            attrs.setdefault(sc.ORDER_PRICE, order.price)
-        if span is not current:
-            span.end(span.end_time)
-        return Link(span.get_span_context()), True
-
-    def _report(
-        self,
-        rt: Runtime,
-        order: _Order,
-        status: str,
-        ns: int,
-        quantity: float | None = None,
-        price: float | None = None,
-        exec_id: str | None = None,
-        reason: str | None = None,
-        reason_text: str | None = None,
-    ) -> TradetelSpan | None:
-        """Count the event, and make its short span linked to the submit (when sampled)."""
-        self._profile(rt, order).event(status, reason).add(1)
-        # A report with no span around it follows its submit's sampling decision, so that
-        # the link of a sampled order leads somewhere and an unsampled order stays unsampled.
-        bound = rt.root_bound if order.sampled is None else (1 << 64) * order.sampled
-        span, _ = start(rt, f"order {status}", SpanKind.INTERNAL, _NO_ATTRIBUTES, bound, False)
-        if span is None:
-            return None
-        attrs = span.attributes
-        attrs.update(self._attributes(order))
-        if order.order_id is not None:
-            attrs[sc.ORDER_ID] = clean_value(order.order_id)
-        attrs[sc.ORDER_STATUS] = status
-        if quantity is not None and price is not None:
-            attrs[sc.FILL_QUANTITY] = quantity
-            attrs[sc.FILL_PRICE] = price
-        if exec_id is not None:
-            attrs[sc.EXEC_ID] = clean_value(exec_id)
-        if reason is not None:
-            attrs[sc.REJECT_REASON] = attrs[sc.ERROR_TYPE] = reason
-            span.status = Status(StatusCode.ERROR, reason_text or reason)
-        if order.link is not None:
-            span.links = [order.link]
-        span.start_time = ns
-        span.end(ns)
-        return span
-
-
-_SUBMIT: dict[str, AttributeValue] = {sc.ORDER_OPERATION: "submit"}
-_NO_ATTRIBUTES: dict[str, AttributeValue] = {}
-
-
-class _Profile:
-    """The series one kind of order (venue, side, type, symbol) records into, in one
-    configuration: found once per order rather than once per event."""
-
-    __slots__ = ("_events", "_fill_ratio", "_latency", "_slippage", "key", "registry")
-
-    def __init__(
-        self, registry: Registry, key: tuple[str, str | None, str | None, str | None]
-    ) -> None:
-        self.registry = registry
-        self.key = key
-        self._events: dict[tuple[str, str | None], Any] = {}
-        self._latency: dict[str, Any] = {}
-        self._fill_ratio: Any = None
-        self._slippage: Any = None
-
-    def event(self, status: str, reason: str | None = None) -> Any:
-        series = self._events.get((status, reason))
-        if series is None:
-            venue, side, order_type, _ = self.key
-            key = (venue, status, side, order_type, reason)
-            series = self._events[(status, reason)] = _EVENTS.series(self.registry, key)
-        return series
-
-    def latency(self, stage: str) -> Any:
-        series = self._latency.get(stage)
-        if series is None:
-            venue, _, order_type, symbol = self.key
-            key = (venue, stage, order_type, symbol)
-            series = self._latency[stage] = _LATENCY.series(self.registry, key)
-        return series
-
-    def fill_ratio(self) -> Any:
-        if self._fill_ratio is None:
-            venue, _, order_type, symbol = self.key
-            self._fill_ratio = _FILL_RATIO.series(self.registry, (venue, order_type, symbol))
-        return self._fill_ratio
-
-    def slippage(self) -> Any:
-        if self._slippage is None:
-            self._slippage = _SLIPPAGE.series(self.registry, self.key)
-        return self._slippage
 
 
 _TRACKERS: weakref.WeakSet[OrderTracker] = weakref.WeakSet()
@@ -828,14 +520,14 @@ def _observe(now_ns: int) -> list[Metric]:
                 ages[venue] = max(ages.get(venue, 0.0), age)
     open_points = [
         ({sc.VENUE: venue} if strategy is None else {sc.VENUE: venue, sc.STRATEGY_NAME: strategy},
-         float(count))
+         float(count), start_ns)
         for (venue, strategy), count in counts.items()
     ]  # fmt: skip
     age_points = [({sc.VENUE: venue}, age) for venue, age in ages.items()]
     found = [
         sum_metric(
             sc.ORDERS_OPEN, "{order}", "Orders sent and not yet ended.", open_points,
-            start_ns, now_ns, monotonic=False,
+            now_ns, monotonic=False,
         ),
         gauge_metric(
             sc.ORDER_OPEN_MAX_AGE, "s", "Age of the oldest open order (stuck orders).",
@@ -856,143 +548,3 @@ cancel_requested = default_tracker.cancel_requested
 canceled = default_tracker.canceled
 rejected = default_tracker.rejected
 expired = default_tracker.expired
-
-
-class OrderHandle:
-    """The order of an ``order_span`` block: report its fate with these methods."""
-
-    def __init__(self, tracker: OrderTracker, client_order_id: str, span: Span) -> None:
-        self.tracker = tracker
-        self.client_order_id = client_order_id
-        self.span = span
-
-    def acked(self, order_id: str | None = None, *, ts: float | datetime | None = None) -> None:
-        self.tracker.acked(self.client_order_id, order_id=order_id, ts=ts)
-
-    def filled(self, quantity: float, price: float, **kwargs: Any) -> None:
-        self.tracker.filled(self.client_order_id, quantity, price, **kwargs)
-
-    def cancel_requested(self, *, ts: float | datetime | None = None) -> None:
-        self.tracker.cancel_requested(self.client_order_id, ts=ts)
-
-    def canceled(self, *, ts: float | datetime | None = None) -> None:
-        self.tracker.canceled(self.client_order_id, ts=ts)
-
-    def rejected(self, reason: object = None, *, ts: float | datetime | None = None) -> None:
-        self.tracker.rejected(self.client_order_id, reason=reason, ts=ts)
-
-    def expired(self, *, ts: float | datetime | None = None) -> None:
-        self.tracker.expired(self.client_order_id, ts=ts)
-
-    @property
-    def status(self) -> str | None:
-        """The order's status while it is open; None once it ended."""
-        view = self.tracker.get(self.client_order_id)
-        return None if view is None else str(view["status"])
-
-
-_sequence = 0
-_sequence_lock = threading.Lock()
-
-
-def _new_client_id() -> str:
-    global _sequence
-    with _sequence_lock:
-        _sequence += 1
-        return f"tt-{time.time_ns():x}-{_sequence}"
-
-
-class order_span:  # lower-case: used like a function, ``with tradetel.order_span(...) as o:``
-    """One order submitted and followed in one place: the ``order submit`` span is current
-    for the block, and ``o.acked()``, ``o.filled(qty, px)`` ... report its fate.
-
-        with tradetel.order_span(venue="sim", symbol="BTC/USDT", side="buy",
-                                 order_type="market", quantity=1.0) as o:
-            ack = await client.create_order(...)
-            o.acked(ack["id"])
-            o.filled(ack["filled"], ack["average"])
-
-    An exception leaving the block is recorded on the span; an order that the venue had not
-    acknowledged by then is counted as rejected (the reason taken from the exception), one it
-    had acknowledged stays open. Works as ``async with`` too.
-    """
-
-    def __init__(
-        self,
-        client_order_id: str | None = None,
-        *,
-        venue: str,
-        symbol: str | None = None,
-        side: str | None = None,
-        order_type: str | None = None,
-        quantity: float,
-        price: float | None = None,
-        arrival_price: float | None = None,
-        strategy: str | None = None,
-        tracker: OrderTracker | None = None,
-    ) -> None:
-        self._tracker = default_tracker if tracker is None else tracker
-        self._client_id = _new_client_id() if client_order_id is None else str(client_order_id)
-        self._order: dict[str, Any] = {
-            "venue": venue,
-            "symbol": symbol,
-            "side": side,
-            "order_type": order_type,
-            "quantity": quantity,
-            "price": price,
-            "arrival_price": arrival_price,
-            "strategy": strategy,
-        }
-        self._span: TradetelSpan | None = None
-        self._token: Any = None
-
-    def __enter__(self) -> OrderHandle:
-        rt = STATE.runtime or STATE.resume()
-        span: Span = INVALID_SPAN
-        if rt is not None:
-            try:
-                attrs: dict[str, AttributeValue] = {
-                    sc.ORDER_OPERATION: "submit",
-                    sc.VENUE: str(self._order["venue"]),
-                }
-                self._span, self._token = start(
-                    rt, "order submit", SpanKind.CLIENT, attrs, rt.root_bound
-                )
-                if self._span is not None:
-                    span = self._span
-            except Exception as exc:
-                report_internal_error("order_span start", exc)
-        self._tracker.submitted(self._client_id, **self._order)
-        return OrderHandle(self._tracker, self._client_id, span)
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        span, token = self._span, self._token
-        self._span = self._token = None
-        try:
-            if exc is not None and not isinstance(exc, GeneratorExit):
-                view = self._tracker.get(self._client_id)
-                if view is not None and view["status"] == "new":
-                    self._tracker.rejected(self._client_id, reason=exc)
-                if span is not None:
-                    span.fail(exc)
-            finish(span, token)
-            if span is not None:
-                span.end()
-        except Exception as internal:
-            report_internal_error("order_span end", internal)
-
-    async def __aenter__(self) -> OrderHandle:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
