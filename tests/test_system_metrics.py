@@ -241,3 +241,15 @@ def test_nothing_is_read_on_the_hot_path(psutil_calls: collections.Counter[str])
         assert cap.points(semconv.CALL_DURATION)[0].count == 201  # the calls were recorded
         assert system_names(cap)  # a collection reads psutil
         assert psutil_calls["virtual_memory"] == 1
+
+
+def test_guest_time_is_not_counted_twice_in_system_cpu() -> None:
+    # On Linux, time given to virtual machines is in user (guest) and nice (guest_nice) too.
+    from collections import namedtuple
+
+    from tradetel._system import _busy_fraction
+
+    times = namedtuple("times", "user nice system idle iowait guest guest_nice")
+    before = times(100.0, 0.0, 50.0, 850.0, 0.0, 0.0, 0.0)
+    after = times(180.0, 0.0, 70.0, 950.0, 0.0, 60.0, 0.0)  # 100 busy, 100 idle, 60 of it guest
+    assert _busy_fraction(before, after) == pytest.approx(0.5)

@@ -36,7 +36,7 @@ class SystemMetrics:
         self._process = psutil.Process()
         self._lock = threading.Lock()
         self._data_dir = Path(data_dir) if data_dir is not None else None
-        self._cpus = psutil.cpu_count() or 1
+        self._cpus = _available_cpus(self._process)
         # CPU utilisation is a difference between two readings: the first is taken now.
         self._last_time = time.monotonic()
         self._last_process_cpu = self._process_cpu()
@@ -59,6 +59,7 @@ class SystemMetrics:
     def _read(self, now_ns: int) -> Iterable[Metric | None]:
         if self._process.pid != os.getpid():  # a forked child: observe itself
             self._process = psutil.Process()
+            self._cpus = _available_cpus(self._process)
         now = time.monotonic()
         elapsed = max(now - self._last_time, 1e-9)
         process_cpu = self._process_cpu()
@@ -128,10 +129,24 @@ class SystemMetrics:
         return points
 
 
+def _available_cpus(process: psutil.Process) -> int:
+    """The CPUs this process may run on (its affinity), as OTel's utilisation divides by."""
+    try:
+        return len(process.cpu_affinity()) or 1
+    except (AttributeError, psutil.Error, OSError):  # macOS has no affinity
+        return psutil.cpu_count() or 1
+
+
+def _total(times: Any) -> float:
+    # On Linux, guest time is also counted in user time (and guest_nice in nice).
+    guest = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return float(sum(times)) - guest
+
+
 def _busy_fraction(before: Any, after: Any) -> float | None:
     """Fraction of CPU time not idle between two ``psutil.cpu_times()`` readings."""
     idle_fields = ("idle", "iowait")
-    total = float(sum(after) - sum(before))
+    total = _total(after) - _total(before)
     if total <= 0:
         return None
     idle = float(sum(getattr(after, f, 0.0) - getattr(before, f, 0.0) for f in idle_fields))
