@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -271,11 +275,19 @@ def test_bad_numbers_are_counted_never_raised(cap: Capture, tracker: OrderTracke
     submit(tracker, "nan-qty", quantity=float("nan"))
     submit(tracker, "text-qty", quantity="lots")
     submit(tracker)
-    tracker.filled("c-1", 0.5, float("inf"))
+    tracker.filled("c-1", 0.5, float("inf"))  # the quantity counts, the price does not
+    tracker.filled("c-1", "half", 100.0)
     tracker.acked("c-1", ts="yesterday")  # type: ignore[arg-type]
+    tracker.acked("c-1", ts=time.time() * 1000)  # milliseconds, as exchanges send them
     assert len(tracker) == 1
-    assert tracker.get("c-1")["filled_quantity"] == 0
-    assert anomalies(cap, "bad_input") == 4
+    view = tracker.get("c-1")
+    assert view["filled_quantity"] == 0.5
+    assert view["average_price"] is None
+    assert anomalies(cap, "bad_input") == 5
+    assert anomalies(cap, "duplicate") == 1  # the second ack; its bad time changed nothing
+    tracker.filled("c-1", 0.5, 101.0)
+    assert len(tracker) == 0  # it completes, and its slippage uses the priced fill only
+    assert cap.points(sc.ORDER_SLIPPAGE)[0].sum == approx(100.0)
 
 
 def test_numbers_given_as_text_are_read(tracker: OrderTracker) -> None:
@@ -307,9 +319,12 @@ def test_memory_stays_bounded_by_ended_orders_leaving(tracker: OrderTracker) -> 
     assert len(tracker._closed) == 100
 
 
-def test_open_orders_and_their_max_age_by_venue_and_strategy(
-    cap: Capture, tracker: OrderTracker
-) -> None:
+def test_open_orders_and_their_max_age_by_venue_and_strategy(tracker: OrderTracker) -> None:
+    with capture(system_metrics=False, mode="backtest") as cap:
+        check_open_orders_and_ages(cap, tracker)
+
+
+def check_open_orders_and_ages(cap: Capture, tracker: OrderTracker) -> None:
     submit(tracker, "a", venue="binance", strategy="momo", ts=T0)
     submit(tracker, "b", venue="binance", strategy="momo", ts=T0 + 30)
     submit(tracker, "c", venue="kraken", strategy=None, ts=T0 + 50)
@@ -327,6 +342,15 @@ def test_open_orders_and_their_max_age_by_venue_and_strategy(
     assert ages["binance"] == 0.0  # no open order left there: zero, not a stale age
     (binance,) = cap.points(sc.ORDERS_OPEN, {sc.VENUE: "binance"})
     assert binance.value == 0
+
+
+def test_an_order_that_hears_nothing_more_keeps_ageing(cap: Capture, tracker: OrderTracker) -> None:
+    submit(tracker, ts=time.time() - 600)  # stuck for ten minutes: the venue went silent
+    (age,) = cap.points(sc.ORDER_OPEN_MAX_AGE)
+    assert 599.0 < age.value < 610.0
+    submit(tracker, "later", ts=None)  # submitted now: the oldest is still 10 minutes old
+    (age,) = cap.points(sc.ORDER_OPEN_MAX_AGE)
+    assert 599.0 < age.value < 610.0
 
 
 def test_timestamps_may_be_datetimes(cap: Capture, tracker: OrderTracker) -> None:
@@ -430,15 +454,72 @@ def test_order_span_reports_a_synchronous_order(cap: Capture, tracker: OrderTrac
     assert cap.points(sc.ORDER_SLIPPAGE)[0].sum == approx(10.0)
 
 
-def test_order_span_counts_a_failed_submit_as_rejected(cap: Capture, tracker: OrderTracker) -> None:
+class InsufficientFunds(Exception):
+    """What an exchange client raises for a refused order (ccxt has one of this name)."""
+
+
+def test_order_span_counts_a_refused_submit_as_rejected(
+    cap: Capture, tracker: OrderTracker
+) -> None:
     with (
-        pytest.raises(TimeoutError),
+        pytest.raises(InsufficientFunds),
         tradetel.order_span(venue="sim", side="buy", quantity=1.0, tracker=tracker),
     ):
-        raise TimeoutError("no answer from the venue")
-    assert events(cap, "rejected", **{sc.REJECT_REASON: "timeout"}) == 1
+        raise InsufficientFunds("binance: Account has insufficient balance")
+    assert events(cap, "rejected", **{sc.REJECT_REASON: "insufficient_funds"}) == 1
     assert cap.span("order submit").status.status_code is StatusCode.ERROR
     assert len(tracker) == 0
+
+
+@pytest.mark.parametrize(
+    "error", [TimeoutError("no answer"), ConnectionResetError("peer"), asyncio.CancelledError()]
+)
+def test_order_span_leaves_an_order_of_unknown_fate_open(
+    cap: Capture, tracker: OrderTracker, error: BaseException
+) -> None:
+    with (
+        pytest.raises(type(error)),
+        tradetel.order_span("c-t", venue="sim", quantity=1.0, tracker=tracker),
+    ):
+        raise error
+    assert tracker.get("c-t")["status"] == "new"  # it may be live at the venue
+    tracker.acked("c-t")  # and its reports still find it
+    assert events(cap, "rejected") == 0
+    assert anomalies(cap, "late") == 0
+
+
+def test_secrets_in_reject_texts_and_errors_never_reach_spans(
+    cap: Capture, tracker: OrderTracker
+) -> None:
+    url = "https://api.binance.com/api/v3/order?symbol=BTCUSDT&signature=c0ffee&apiKey=k3y"
+    submit(tracker)
+    tracker.rejected("c-1", reason=f"400 Bad Request for url: {url}")
+    with (
+        pytest.raises(InsufficientFunds),
+        tradetel.order_span(venue="binance", quantity=1.0, tracker=tracker),
+    ):
+        raise InsufficientFunds(f"insufficient balance; url: {url} secret=hunter2")
+    text = repr([(s.status.description, s.events and [e.attributes for e in s.events])
+                 for s in cap.spans])  # fmt: skip
+    assert "api.binance.com/api/v3/order" in text
+    for secret in ("c0ffee", "k3y", "hunter2"):
+        assert secret not in text
+
+
+def test_reports_follow_their_orders_sampling_inside_traced_handlers(
+    tracker: OrderTracker,
+) -> None:
+    with capture(system_metrics=False, trace_sample_rate=0.5) as cap:
+        for i in range(60):
+            submit(tracker, f"s-{i}")
+        for i in range(60):
+            with tradetel.span("websocket message"):  # sampled or not, by its own draw
+                tracker.acked(f"s-{i}")
+        submits = {s.context.span_id for s in cap.spans if s.name == "order submit"}
+        acks = [s for s in cap.spans if s.name == "order acked"]
+        assert 0 < len(submits) < 60
+        assert len(acks) == len(submits)
+        assert {s.links[0].context.span_id for s in acks} == submits
 
 
 def test_order_span_leaves_an_acked_order_open_when_the_block_fails(
@@ -538,3 +619,45 @@ def test_an_exchange_clock_behind_ours_gives_no_tick_to_trade(cap: Capture) -> N
     with tick_to_trade.received(ts=T0):
         assert tick_to_trade.sent(venue="x", ts=T0 - 1) is None
     assert cap.points(sc.TICK_TO_TRADE_LATENCY) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_no_orders_even_with_a_lock_held(
+    tracker: OrderTracker,
+) -> None:
+    submit(tracker)
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with tracker._lock:
+            held.set()
+            release.wait(5)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    held.wait(5)
+    with warnings.catch_warnings():  # forking with a thread running is the point here
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: no parent's order, and no lock left held by a thread it lacks
+        signal.alarm(5)
+        try:
+            inherited = len(tracker)
+            submit(tracker, "child")
+            os._exit(0 if (inherited, len(tracker)) == (0, 1) else 1)
+        except BaseException:
+            os._exit(2)
+    release.set()
+    holder.join()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(tracker) == 1  # the parent's order is still the parent's
+
+
+def test_tick_to_trade_refuses_a_millisecond_timestamp_without_raising(cap: Capture) -> None:
+    with tick_to_trade.received(ts=1e300):  # nonsense: marked now instead, never raised
+        assert tick_to_trade.sent(venue="x") is not None
+    with tick_to_trade.received(ts=time.time() * 1000):
+        latency = tick_to_trade.sent(venue="x")
+    assert latency is not None
+    assert latency < 1.0

@@ -253,3 +253,15 @@ def test_guest_time_is_not_counted_twice_in_system_cpu() -> None:
     before = times(100.0, 0.0, 50.0, 850.0, 0.0, 0.0, 0.0)
     after = times(180.0, 0.0, 70.0, 950.0, 0.0, 60.0, 0.0)  # 100 busy, 100 idle, 60 of it guest
     assert _busy_fraction(before, after) == pytest.approx(0.5)
+
+
+def test_a_system_psutil_cannot_read_leaves_configure_working(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unreadable() -> None:
+        raise PermissionError(13, "Permission denied", "/proc/stat")
+
+    monkeypatch.setattr(psutil, "cpu_times", unreadable)
+    with capture() as cap:
+        assert semconv.PROCESS_MEMORY_USAGE not in cap.metrics()
+    assert "system metrics are off" in caplog.text

@@ -16,7 +16,7 @@ from opentelemetry.util.types import AttributeValue
 from . import semconv as sc
 from ._metrics import Bound, Registry
 from ._runtime import Runtime
-from ._span import SPAN_KEY, TradetelSpan, clean_value, get_context, start
+from ._span import SPAN_KEY, TradetelSpan, clean_value, get_context, new_root, start
 
 EVENTS = Bound(
     "counter",
@@ -84,6 +84,7 @@ class Order:
         "order_id",
         "order_type",
         "price",
+        "priced",
         "profile",
         "quantity",
         "sampled",
@@ -121,7 +122,8 @@ class Order:
         self.first_fill_ns: int | None = None
         self.cancel_ns: int | None = None
         self.filled = 0.0
-        self.notional = 0.0
+        self.notional = 0.0  # of the fills that came with a valid price
+        self.priced = 0.0  # their quantity
         self.exec_ids: set[str] | None = None
         self.link: Link | None = None  # to the submit span
         self.identity: dict[str, AttributeValue] | None = None  # its spans' attributes
@@ -139,7 +141,7 @@ class Order:
             "status": self.status,
             "quantity": self.quantity,
             "filled_quantity": self.filled,
-            "average_price": self.notional / self.filled if self.filled else None,
+            "average_price": self.notional / self.priced if self.priced else None,
             "submitted_at": self.submit_ns / 1e9,
             "strategy": self.strategy,
         }
@@ -183,8 +185,9 @@ class Emitter:
         """Fill ratio and slippage of an order that ended (filled, canceled or expired)."""
         profile = self.profile(rt, order)
         profile.fill_ratio().record(min(order.filled / order.quantity, 1.0))
-        if order.filled and order.arrival_price:
-            average = order.notional / order.filled
+        # slippage needs the side's sign, the arrival price and fills with a price
+        if order.priced and order.arrival_price and order.side in ("buy", "sell"):
+            average = order.notional / order.priced
             sign = -1.0 if order.side == "sell" else 1.0
             profile.slippage().record(
                 sign * (average - order.arrival_price) / order.arrival_price * 1e4
@@ -257,12 +260,17 @@ class Emitter:
     ) -> TradetelSpan | None:
         """Count the event, and make its short span linked to the submit (when sampled)."""
         self.profile(rt, order).event(status, reason).add(1)
-        # A report with no span around it follows its submit's sampling decision, so that
-        # the link of a sampled order leads somewhere and an unsampled order stays unsampled.
-        bound = rt.root_bound if order.sampled is None else (1 << 64) * order.sampled
-        span, _ = start(rt, f"order {status}", SpanKind.INTERNAL, _NO_ATTRIBUTES, bound, False)
-        if span is None:
+        # A report follows its submit's sampling decision, so that the link of a sampled order
+        # leads somewhere and an unsampled order stays unsampled: it is a child of the span
+        # around it when that one is sampled, else a root of its own.
+        if order.sampled is False:
             return None
+        name = f"order {status}"
+        span, _ = start(rt, name, SpanKind.INTERNAL, _NO_ATTRIBUTES, rt.root_bound, False)
+        if span is None:
+            if order.sampled is None:  # its submit was never seen traced: the usual rules
+                return None
+            span = new_root(rt, name, SpanKind.INTERNAL)
         attrs = span.attributes
         attrs.update(self.identity(order))
         if order.order_id is not None:

@@ -68,6 +68,19 @@ def _new_client_id() -> str:
         return f"tt-{time.time_ns():x}-{_sequence}"
 
 
+def _refused(exc: BaseException) -> bool:
+    """Did the venue refuse the order, as far as the exception tells?
+
+    A timeout, a dropped connection or a cancelled task leaves the outcome unknown: the order
+    may well be live at the venue, so it stays open for its reports to find.
+    """
+    if not isinstance(exc, Exception) or isinstance(exc, (TimeoutError, ConnectionError)):
+        return False
+    from .orders import normalize_reject_reason
+
+    return normalize_reject_reason(exc) != "timeout"
+
+
 class order_span:  # lower-case: used like a function, ``with tradetel.order_span(...) as o:``
     """One order submitted and followed in one place: the ``order submit`` span is current
     for the block, and ``o.acked()``, ``o.filled(qty, px)`` ... report its fate.
@@ -78,9 +91,10 @@ class order_span:  # lower-case: used like a function, ``with tradetel.order_spa
             o.acked(ack["id"])
             o.filled(ack["filled"], ack["average"])
 
-    An exception leaving the block is recorded on the span; an order that the venue had not
-    acknowledged by then is counted as rejected (the reason taken from the exception), one it
-    had acknowledged stays open. Works as ``async with`` too.
+    An exception leaving the block is recorded on the span. An order that the venue had not
+    acknowledged by then is counted as rejected (the reason taken from the exception) unless
+    the exception leaves its fate unknown (a timeout, a dropped connection, a cancelled
+    task); then, like an acknowledged one, it stays open. Works as ``async with`` too.
     """
 
     def __init__(
@@ -146,7 +160,7 @@ class order_span:  # lower-case: used like a function, ``with tradetel.order_spa
         try:
             if exc is not None and not isinstance(exc, GeneratorExit):
                 view = self._tracker.get(self._client_id)
-                if view is not None and view["status"] == "new":
+                if view is not None and view["status"] == "new" and _refused(exc):
                     self._tracker.rejected(self._client_id, reason=exc)
                 if span is not None:
                     span.fail(exc)

@@ -228,9 +228,7 @@ def _build(
     try:
         _build_into(p, settings, span_processors, metric_readers, log_processors)
         if settings.system_metrics:
-            from ._system import SystemMetrics
-
-            p.registry.sources.append(SystemMetrics(settings.data_dir))
+            _add_system_metrics(p.registry, settings)
     except Exception as exc:
         _teardown(p, _Budget(1.0))
         if isinstance(exc, ConfigError):
@@ -240,6 +238,21 @@ def _build(
             f"({type(exc).__name__}: {exc}); check its OTEL_EXPORTER_OTLP_* variables"
         ) from exc
     return p
+
+
+def _add_system_metrics(registry: Registry, settings: Settings) -> None:
+    """The psutil gauges, unless psutil cannot read this system (a sandbox, no /proc)."""
+    from ._system import SystemMetrics
+
+    try:
+        registry.sources.append(SystemMetrics(settings.data_dir))
+    except Exception as exc:
+        warn_once(
+            "system metrics",
+            "tradetel: system metrics are off: psutil cannot read this system (%s: %s)",
+            type(exc).__name__,
+            exc,
+        )
 
 
 def _build_into(

@@ -31,6 +31,7 @@ from opentelemetry.util.types import AttributeValue
 
 from ._internal import report_internal_error
 from ._runtime import _MASK64, STATE, Runtime
+from ._scrub import scrub
 
 if TYPE_CHECKING:  # the SDK is loaded by configure(); a span exists only after it ran
     from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -245,11 +246,13 @@ class TradetelSpan(trace.Span):
             if cls.__module__ == "builtins"
             else (f"{cls.__module__}.{cls.__qualname__}")
         )
+        # An HTTP client's error names the URL, and a signed request's URL its API key and
+        # signature: scrubbed before anything leaves the process.
         attrs: dict[str, Any] = {
             "exception.type": qualified,
-            "exception.message": str(exception),
-            "exception.stacktrace": "".join(
-                traceback.format_exception(cls, exception, exception.__traceback__)
+            "exception.message": scrub(str(exception)),
+            "exception.stacktrace": scrub(
+                "".join(traceback.format_exception(cls, exception, exception.__traceback__))
             ),
         }
         if attributes:
@@ -276,7 +279,7 @@ class TradetelSpan(trace.Span):
         """Record an exception that escapes the span: event, ERROR status, ``error.type``."""
         self.record_exception(exc, escaped=True)
         self.attributes["error.type"] = type(exc).__name__
-        self.status = Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
+        self.status = Status(StatusCode.ERROR, f"{type(exc).__name__}: {scrub(str(exc))}")
 
     def to_readable(self) -> ReadableSpan:
         """The SDK's view of this span, as exporters and span processors take it."""
@@ -343,6 +346,18 @@ def start(
             except Exception as exc:
                 report_internal_error("span processor", exc)
     return span, (attach(trace.set_span_in_context(span, ctx)) if activate else None)
+
+
+def new_root(rt: Runtime, name: str, kind: SpanKind) -> TradetelSpan:
+    """A sampled root span, whatever the context says (an order's report, whose submit was
+    sampled, handled where no sampled span is current). Nothing is made current."""
+    span = TradetelSpan(rt, name, kind, getrandbits(128) or 1, None, {}, time.time_ns())
+    for processor in rt.span_processors:
+        try:
+            processor.on_start(span, parent_context=None)  # type: ignore[arg-type]
+        except Exception as exc:
+            report_internal_error("span processor", exc)
+    return span
 
 
 def finish(span: TradetelSpan | None, token: Token[Any] | None) -> None:

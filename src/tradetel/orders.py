@@ -18,11 +18,14 @@ make a negative latency. Terminal orders leave the tracker, and the number of op
 keeps is capped (evictions are counted).
 
 ``orders.submitted`` and the other functions of this module use the process's default
-tracker; ``OrderTracker()`` makes another (a backtest beside a live session, say).
+tracker; ``OrderTracker()`` makes another (with its own cap, or for tests). Every tracker
+records into the same metrics.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import time
 import weakref
@@ -38,6 +41,7 @@ from ._order_events import ANOMALIES as ANOMALIES_COUNTER
 from ._order_events import EVICTED, Emitter, Order
 from ._order_span import OrderHandle, order_span
 from ._runtime import STATE
+from ._scrub import scrub_message
 from .tick_to_trade import to_ns
 
 if TYPE_CHECKING:
@@ -62,24 +66,16 @@ __all__ = [
 #: ``trading.reject_reason`` values (SEMCONV): a short enum, never the venue's free text.
 REJECT_REASONS = ("insufficient_funds", "invalid_order", "rate_limited", "timeout", "other")
 
-#: Words in a venue's reject text (or an exception's class name) and the reason they mean.
-_REASON_WORDS = (
-    ("insufficient", "insufficient_funds"),
-    ("balance", "insufficient_funds"),
-    ("margin", "insufficient_funds"),
-    ("ratelimit", "rate_limited"),
-    ("rate_limit", "rate_limited"),
-    ("rate limit", "rate_limited"),
-    ("too many", "rate_limited"),
-    ("ddos", "rate_limited"),
-    ("timeout", "timeout"),
-    ("timed out", "timeout"),
-    ("invalid", "invalid_order"),
-    ("precision", "invalid_order"),
-    ("notional", "invalid_order"),
-    ("lot size", "invalid_order"),
-    ("min", "invalid_order"),
-    ("price filter", "invalid_order"),
+#: Words in a venue's reject text (or an exception's class name) and the reason they mean,
+#: matched as whole words (``min`` is not in "administrator") in the lower-cased text.
+_REASON_PATTERNS = tuple(
+    (re.compile(pattern), reason)
+    for pattern, reason in (
+        (r"insufficient|\bbalance\b|\bmargin\b", "insufficient_funds"),
+        (r"rate ?limit|ratelimit|too many|\bddos", "rate_limited"),
+        (r"time ?out|timed out", "timeout"),
+        (r"invalid|precision|notional|lot ?size|\bmin(imum)?\b|price filter", "invalid_order"),
+    )
 )
 
 #: Kinds of irregular event counted in ``tradetel.order.anomalies``.
@@ -107,9 +103,9 @@ def normalize_reject_reason(reason: object) -> str:
     text = text.strip().lower()
     if text in REJECT_REASONS:
         return text
-    squashed = text.replace("_", " ")
-    for word, meaning in _REASON_WORDS:
-        if word in text or word in squashed:
+    text = text.replace("_", " ")
+    for pattern, meaning in _REASON_PATTERNS:
+        if pattern.search(text):
             return meaning
     return "other"
 
@@ -157,7 +153,7 @@ class OrderTracker:
         self._anomalies = dict.fromkeys(ANOMALIES, 0)
         self._evicted = 0
         self._start_ns = time.time_ns()
-        self._clock_ns: int | None = None  # the latest time given with an event, if it was
+        self._clock_ns: int | None = None  # the latest time given with an event
         self._emit = Emitter()
         _TRACKERS.add(self)
 
@@ -279,15 +275,20 @@ class OrderTracker:
     # -- the work ---------------------------------------------------------------------------
     def _now(self, ts: float | datetime | None) -> int:
         if ts is None:
-            self._clock_ns = None
             return time.time_ns()
         ns = to_ns(ts)
         if ns is None:
             self._anomaly("bad_input")
-            self._clock_ns = None
             return time.time_ns()
-        self._clock_ns = ns if self._clock_ns is None else max(self._clock_ns, ns)
+        if self._clock_ns is None or ns > self._clock_ns:
+            self._clock_ns = ns
         return ns
+
+    def _clock(self, backtest: bool) -> int:
+        """Now: the latest event time given in a backtest, else the wall clock."""
+        if backtest and self._clock_ns is not None:
+            return self._clock_ns
+        return time.time_ns()
 
     def _anomaly(self, kind: str) -> None:
         self._anomalies[kind] += 1
@@ -326,19 +327,25 @@ class OrderTracker:
                 self._anomaly("duplicate")
                 return
             ns = self._now(ts)
-            order = Order(
-                client_id,
-                str(venue),
-                None if symbol is None else str(getattr(symbol, "value", symbol)).upper(),
-                _label(side),
-                _label(order_type),
-                qty,
-                ns,
-            )
-            order.price = _positive(price)
-            order.arrival_price = _positive(arrival_price)
-            order.strategy = None if strategy is None else str(strategy)
-            order.order_id = None if order_id is None else str(order_id)
+        order = Order(
+            client_id,
+            str(getattr(venue, "value", venue)),
+            None if symbol is None else str(getattr(symbol, "value", symbol)).upper(),
+            _label(side),
+            _label(order_type),
+            qty,
+            ns,
+        )
+        order.price = _positive(price)
+        order.arrival_price = _positive(arrival_price)
+        order.strategy = None if strategy is None else str(strategy)
+        order.order_id = None if order_id is None else str(order_id)
+        if rt is not None:  # before the order is visible: its reports find the link
+            order.link, order.sampled = self._emit.submit_span(rt, order, ns, ts is not None)
+        with self._lock:
+            if client_id in self._open:  # submitted twice at once, from two threads
+                self._anomaly("duplicate")
+                return
             self._closed.pop(client_id, None)  # an id used again: a new order
             evicted = None
             if len(self._open) >= self.max_open:
@@ -350,11 +357,9 @@ class OrderTracker:
             self._count_open(order, 1)
         if rt is None:
             return
-        registry = rt.registry
         if evicted is not None:
-            EVICTED.series(registry, ()).add(1)
+            EVICTED.series(rt.registry, ()).add(1)
         self._emit.profile(rt, order).event("new").add(1)
-        order.link, order.sampled = self._emit.submit_span(rt, order, ns, ts is not None)
         tick_to_trade.record(order.venue, order.strategy, ns if ts is not None else None)
 
     def _acked(self, client_id: str, order_id: Any, ts: Any) -> None:
@@ -386,9 +391,11 @@ class OrderTracker:
             order = self._find(client_id)
             if order is None:
                 return
-            if px is None or (qty is None and cumulative is None):
+            if qty is None and cumulative is None:
                 self._anomaly("bad_input")
                 return
+            if px is None:  # the quantity still counts: the order must be able to complete
+                self._anomaly("bad_input")
             qty = self._new_quantity(order, qty, exec_id, cumulative)
             if qty is None:
                 return
@@ -399,7 +406,9 @@ class OrderTracker:
             if first:
                 order.first_fill_ns = ns
             order.filled += qty
-            order.notional += qty * px
+            if px is not None:
+                order.priced += qty
+                order.notional += qty * px
             remaining = order.quantity - order.filled
             if remaining < -_EPSILON * order.quantity:
                 self._anomaly("overfill")
@@ -464,7 +473,7 @@ class OrderTracker:
             if rt is None:
                 return
             code = normalize_reject_reason(reason) if status == "rejected" else None
-            text = None if reason is None or code is None else str(reason)[:256]
+            text = None if reason is None or code is None else scrub_message(str(reason))[:256]
             span = self._emit.report(rt, order, status, ns, reason=code, reason_text=text)
             if cancel is not None:
                 self._emit.latency(rt, order, "cancel", cancel, span)
@@ -505,19 +514,23 @@ def _observe(now_ns: int) -> list[Metric]:
     counts: dict[tuple[str, str | None], int] = {}
     ages: dict[str, float] = {}
     start_ns = now_ns
+    rt = STATE.runtime
+    backtest = rt is not None and rt.resource.attributes.get(sc.TRADING_MODE) == "backtest"
     for tracker in list(_TRACKERS):
-        with tracker._lock:
+        with tracker._lock:  # copied under the lock, scanned outside it: events go on
             start_ns = min(start_ns, tracker._start_ns)
             for key, count in tracker._open_counts.items():
                 counts[key] = counts.get(key, 0) + count
-            clock = tracker._clock_ns if tracker._clock_ns is not None else time.time_ns()
-            oldest: dict[str, int] = {}
-            for order in tracker._open.values():
-                if order.submit_ns < oldest.get(order.venue, clock):
-                    oldest[order.venue] = order.submit_ns
-            for venue in tracker._venues:
-                age = max(0.0, (clock - oldest.get(venue, clock)) / 1e9)
-                ages[venue] = max(ages.get(venue, 0.0), age)
+            clock = tracker._clock(backtest)
+            orders = list(tracker._open.values())
+            venues = list(tracker._venues)
+        oldest: dict[str, int] = {}
+        for order in orders:
+            if order.submit_ns < oldest.get(order.venue, clock):
+                oldest[order.venue] = order.submit_ns
+        for venue in venues:
+            age = max(0.0, (clock - oldest.get(venue, clock)) / 1e9)
+            ages[venue] = max(ages.get(venue, 0.0), age)
     open_points = [
         ({sc.VENUE: venue} if strategy is None else {sc.VENUE: venue, sc.STRATEGY_NAME: strategy},
          float(count), start_ns)
@@ -538,6 +551,20 @@ def _observe(now_ns: int) -> list[Metric]:
 
 
 add_source(_observe)
+
+
+def _forget_in_child() -> None:
+    """After a fork: the parent's orders are the parent's to follow (and report as open).
+
+    A lock held by another thread of the parent at the fork would never be released here.
+    """
+    for tracker in list(_TRACKERS):
+        tracker._lock = threading.Lock()
+        tracker.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 #: The tracker behind this module's functions.
 default_tracker = OrderTracker()

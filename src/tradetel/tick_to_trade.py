@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 import time
 from contextvars import ContextVar, Token
-from datetime import datetime
+from datetime import datetime, timezone
 from types import TracebackType
 
 from . import semconv as sc
-from ._internal import report_internal_error
+from ._internal import report_internal_error, warn_once
 from ._metrics import Bound
 from ._runtime import STATE
 
@@ -67,24 +67,29 @@ class Mark:
 _MARK: ContextVar[Mark | None] = ContextVar("tradetel_tick_to_trade", default=None)
 
 
+#: Timestamps are seconds since the epoch: larger numbers are taken for milliseconds or
+#: microseconds (as exchanges send them) and refused, not read as dates centuries ahead.
+MAX_SECONDS = 10_000_000_000.0  # the year 2286
+
+
 def to_ns(ts: float | datetime | None) -> int | None:
     """A timestamp (seconds since the epoch, or a datetime; naive means UTC) in nanoseconds.
 
-    None for a missing, non-finite or unreadable value.
+    None for a missing or unreadable value, and for a number that is not a finite count of
+    seconds from 1970 to 2286 (a millisecond timestamp, for one).
     """
     if ts is None:
         return None
     try:
         if isinstance(ts, datetime):
             if ts.tzinfo is None:
-                from datetime import timezone
-
                 ts = ts.replace(tzinfo=timezone.utc)
-            return round(ts.timestamp() * 1e9)
-        seconds = float(ts)
-    except (TypeError, ValueError, OverflowError):
+            seconds = ts.timestamp()
+        else:
+            seconds = float(ts)
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
-    if not math.isfinite(seconds):
+    if not (math.isfinite(seconds) and 0.0 <= seconds < MAX_SECONDS):
         return None
     return round(seconds * 1e9)
 
@@ -96,6 +101,13 @@ def received(ts: float | datetime | None = None) -> Mark:
     otherwise it stays set for the rest of the current context (the task, the thread).
     """
     given = to_ns(ts)
+    if given is None and ts is not None:
+        warn_once(
+            "tick_to_trade timestamp",
+            "tradetel: tick_to_trade.received(ts=%r) is not a time in seconds since the epoch; "
+            "the tick is marked now",
+            ts,
+        )
     mark = Mark(given, None) if given is not None else Mark(time.time_ns(), time.perf_counter_ns())
     mark._token = _MARK.set(mark)
     return mark
