@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import signal
 import threading
@@ -661,3 +662,15 @@ def test_tick_to_trade_refuses_a_millisecond_timestamp_without_raising(cap: Capt
         latency = tick_to_trade.sent(venue="x")
     assert latency is not None
     assert latency < 1.0
+
+
+def test_venues_given_as_enums_are_labelled_by_their_value(
+    cap: Capture, tracker: OrderTracker
+) -> None:
+    class Venue(enum.Enum):
+        BINANCE = "binance"
+
+    with tick_to_trade.received():
+        submit(tracker, venue=Venue.BINANCE)
+    assert cap.points(sc.TICK_TO_TRADE_LATENCY, {sc.VENUE: "binance"})
+    assert events(cap, "new", **{sc.VENUE: "binance"}) == 1

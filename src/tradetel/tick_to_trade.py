@@ -145,8 +145,14 @@ def record(venue: str | None, strategy: str | None, sent_ns: int | None) -> floa
     seconds = elapsed / 1e9
     rt = STATE.runtime or STATE.resume()
     if rt is not None:
-        _LATENCY.series(rt.registry, (strategy, venue)).record(seconds)
+        key = (_text(strategy), _text(venue))
+        _LATENCY.series(rt.registry, key).record(seconds)
     return seconds
+
+
+def _text(value: object) -> str | None:
+    """A venue or strategy id (a str or an enum) as a metric label."""
+    return None if value is None else str(getattr(value, "value", value))
 
 
 def current() -> Mark | None:
