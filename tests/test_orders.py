@@ -671,6 +671,6 @@ def test_venues_given_as_enums_are_labelled_by_their_value(
         BINANCE = "binance"
 
     with tick_to_trade.received():
-        submit(tracker, venue=Venue.BINANCE)
+        submit(tracker, venue=Venue.BINANCE, ts=None)
     assert cap.points(sc.TICK_TO_TRADE_LATENCY, {sc.VENUE: "binance"})
     assert events(cap, "new", **{sc.VENUE: "binance"}) == 1
