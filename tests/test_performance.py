@@ -6,11 +6,14 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
+import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +27,8 @@ from tradetel.testing import Capture, capture
 
 DATA = Path(__file__).parent / "data" / "ff_market_monthly.csv"
 STRATEGY = semconv.STRATEGY_NAME
+# Python 3.12+ warns about forking a process that has threads; that risk is what is tested.
+FORK_WARNING = "ignore:This process .* is multi-threaded:DeprecationWarning"
 RATIO_KEYS = (
     "volatility", "sharpe", "sortino", "calmar", "annual_return",
     "var_95", "cvar_95", "var_99", "cvar_99",
@@ -379,7 +384,8 @@ def test_bad_equity_updates_are_counted_and_skipped(caplog: pytest.LogCaptureFix
         (float("nan"), 2.5), (float("inf"), 2.5), (-float("inf"), 2.5),  # not_finite
         (0.0, 2.5), (-5.0, 2.5),  # not_positive
         (101.0, 0.5),  # time_backwards
-        (101.0, float("nan")),  # a NaN timestamp: not_finite
+        (101.0, float("nan")), (101.0, 2.5e12),  # bad_timestamp: NaN, milliseconds
+        ("n/a", 2.5), (None, 2.5),  # not_finite: not a number at all
     ]  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="tradetel"):
         for i, (v, ts) in enumerate(good):
@@ -396,7 +402,7 @@ def test_bad_equity_updates_are_counted_and_skipped(caplog: pytest.LogCaptureFix
     assert expected.pop("rejected") == 0
     assert figures == pytest.approx(expected, nan_ok=True)
     warnings = [r.getMessage() for r in caplog.records if "'dirty'" in r.getMessage()]
-    assert len(warnings) == 3  # once per reason
+    assert len(warnings) == 4  # once per reason
     assert all(semconv.PERFORMANCE_REJECTED in w for w in warnings)
 
 
@@ -407,15 +413,19 @@ def test_rejected_updates_are_counted_by_reason_in_a_metric() -> None:
     tracker.update_equity(-1.0, ts=11)
     tracker.update_equity(0.0, ts=11)
     tracker.update_equity(100.0, ts=9)
+    tracker.update_equity(100.0, ts=1_717_000_000_000)  # milliseconds
     tracker.update_positions({"BTC/USDT": float("inf")})
+    tracker.update_positions({"BTC/USDT": "abc"})
     with capture() as cap:
         by_reason = {
             p.attributes[semconv.REASON]: p.value
             for p in cap.points(semconv.PERFORMANCE_REJECTED, {STRATEGY: "dirty"})
         }
         assert units(cap)[semconv.PERFORMANCE_REJECTED] == ["{update}"]
-    assert by_reason == {"not_finite": 2, "not_positive": 2, "time_backwards": 1}
-    assert tracker.snapshot()["rejected"] == 5
+    assert by_reason == {
+        "not_finite": 3, "not_positive": 2, "bad_timestamp": 1, "time_backwards": 1
+    }  # fmt: skip
+    assert tracker.snapshot()["rejected"] == 7
 
 
 def test_a_rejected_positions_call_changes_nothing() -> None:
@@ -446,19 +456,138 @@ def test_wall_clock_stepping_back_does_not_reject_updates(
     assert figures["time"] == 1001.0
 
 
-def test_a_wrong_type_is_an_internal_error_never_raised_into_user_code(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_values_that_are_not_numbers_are_rejected_not_internal_errors(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     tracker = performance.tracker("typo")
-    with pytest.raises(ValueError, match="could not convert"):  # under tradetel's own tests
-        tracker.update_equity("ten")  # type: ignore[arg-type]
+    tracker.update_equity(100.0)
+    tracker.update_positions({"A": 10.0})
+    before = tracker.snapshot()
+    bad_calls: list[Callable[[], None]] = [
+        lambda: tracker.update_equity("n/a"),  # type: ignore[arg-type]
+        lambda: tracker.update_equity(None),  # type: ignore[arg-type]
+        lambda: tracker.update_equity([101.0]),  # type: ignore[arg-type]
+        lambda: tracker.record_trade(None),  # type: ignore[arg-type]
+        lambda: tracker.record_trade("5 USDT"),  # type: ignore[arg-type]
+        lambda: tracker.update_positions({"X": "abc"}),  # type: ignore[dict-item]
+        lambda: tracker.update_positions({"A": 20.0, "X": None}),  # type: ignore[dict-item]
+        lambda: tracker.update_positions(["A"]),  # type: ignore[arg-type]
+        lambda: tracker.update_positions(long="abc"),  # type: ignore[arg-type]
+        lambda: tracker.update_positions(count="three"),  # type: ignore[arg-type]
+        lambda: tracker.update_positions(count=float("nan")),  # type: ignore[arg-type]
+        lambda: tracker.update_positions(unrealized_pnl=object()),  # type: ignore[arg-type]
+        lambda: tracker.update_positions(leverage=float("inf")),
+    ]
+    with caplog.at_level(logging.WARNING, logger="tradetel"):
+        for call in bad_calls:  # under tradetel's tests an internal error would raise here
+            call()
+    after = tracker.snapshot()
+    assert after.pop("rejected") == len(bad_calls)
+    before.pop("rejected")
+    assert after == pytest.approx(before, nan_ok=True)
+    assert "internal error" not in caplog.text
+    assert "(not_finite)" in caplog.text
+    with capture() as cap:
+        by_reason = {
+            p.attributes[semconv.REASON]: p.value
+            for p in cap.points(semconv.PERFORMANCE_REJECTED, {STRATEGY: "typo"})
+        }
+    assert by_reason == {"not_finite": len(bad_calls)}
+
+
+def test_an_internal_error_is_never_raised_into_user_code(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def bug(self: performance.Tracker, close: float) -> None:
+        raise RuntimeError("a bug in tradetel")
+
+    tracker = performance.tracker("buggy")
+    monkeypatch.setattr(performance.Tracker, "_close_period", bug)
+    with pytest.raises(RuntimeError, match="a bug"):  # under tradetel's own tests
+        tracker.update_equity(100.0)
     monkeypatch.delenv("TRADETEL_RAISE_INTERNAL_ERRORS")
     with caplog.at_level(logging.WARNING, logger="tradetel"):
-        tracker.update_equity("ten")  # type: ignore[arg-type]
-        tracker.update_positions({"BTC/USDT": "long"})  # type: ignore[dict-item]
         tracker.update_equity(100.0)
     assert "internal error in performance tracker" in caplog.text
-    assert tracker.snapshot()["equity"] == 100.0
+
+
+def test_millisecond_and_unreadable_timestamps_are_rejected_as_bad_timestamp(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    start = 1_717_000_000.0  # 2024-05-29, in seconds
+    tracker = performance.tracker("ccxt", period=60.0)
+    tracker.update_equity(100.0, ts=start)
+    bad: list[Any] = [
+        start * 1_000,  # milliseconds, as exchanges (ccxt) give them
+        int(start * 1_000_000),  # microseconds
+        10_000_000_000,  # the year 2286
+        datetime(3000, 1, 1, tzinfo=timezone.utc),
+        -1.0,
+        float("nan"),
+        float("inf"),
+        "2024-05-29",
+        object(),
+    ]
+    with caplog.at_level(logging.WARNING, logger="tradetel"):
+        for ts in bad:
+            tracker.update_equity(90.0, ts=ts)
+            tracker.record_trade(5.0, ts=ts)
+    tracker.update_equity(110.0, ts=start + 60)  # closes the first minute
+    tracker.update_equity(121.0, ts=datetime.fromtimestamp(start + 120, timezone.utc))
+    tracker.update_equity(121.0, ts=start + 180)
+
+    figures = tracker.snapshot()
+    assert figures["rejected"] == 2 * len(bad)
+    assert figures["periods"] == 2  # no period from a bad timestamp, no gap filled with zeros
+    assert figures["var_95"] == pytest.approx(-0.1)
+    assert figures["max_drawdown"] == 0.0  # no 90.0 taken
+    assert figures["time"] == start + 180
+    assert figures["trades"] == 0
+    assert "(bad_timestamp)" in caplog.text
+    with capture() as cap:
+        by_reason = {
+            p.attributes[semconv.REASON]: p.value
+            for p in cap.points(semconv.PERFORMANCE_REJECTED, {STRATEGY: "ccxt"})
+        }
+    assert by_reason == {"bad_timestamp": 2 * len(bad)}
+
+
+def test_time_in_milliseconds_is_rejected_without_a_period_too() -> None:
+    tracker = performance.tracker("live")
+    tracker.update_equity(100.0, ts=time.time() * 1000)
+    tracker.record_trade(1.0, ts=time.time() * 1000)
+    figures = tracker.snapshot()
+    assert figures["rejected"] == 2
+    assert math.isnan(figures["equity"])
+    assert math.isnan(figures["time"])
+    tracker.update_equity(100.0, ts=time.time())  # seconds are taken
+    tracker.record_trade(1.0, ts=0)  # the epoch itself is a time
+    figures = tracker.snapshot()
+    assert (figures["equity"], figures["trades"], figures["trade_time"]) == (100.0, 1, 0.0)
+
+
+def test_a_rejection_is_logged_outside_the_tracker_lock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracker = performance.tracker("logged")
+    tracker.update_equity(100.0, ts=10)
+    held: list[bool] = []
+
+    class Probe(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            held.append(tracker._lock.locked())  # a slow handler would hold up every update
+
+    probe = Probe()
+    logging.getLogger("tradetel").addHandler(probe)
+    try:
+        with caplog.at_level(logging.WARNING, logger="tradetel"):
+            tracker.update_equity(float("nan"))
+            tracker.update_equity(-1.0)
+            tracker.update_equity(100.0, ts=5)
+            tracker.update_equity(100.0, ts=10_000_000_000)
+    finally:
+        logging.getLogger("tradetel").removeHandler(probe)
+    assert held == [False] * 4
 
 
 # -- memory --------------------------------------------------------------------------------
@@ -593,6 +722,46 @@ def test_snapshot_is_a_copy() -> None:
     assert tracker.snapshot()["sharpe"] != 99.0
 
 
+def test_a_collection_does_not_hold_up_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    tracker = drive("busy", market_returns()[:100], periods_per_year=12)
+    computing, release = threading.Event(), threading.Event()
+    calls: list[float] = []
+    real = performance._value_at_risk
+
+    def slow(ordered: list[float], cutoff: float) -> float:  # sorting 100,000 returns, say
+        calls.append(cutoff)
+        computing.set()
+        release.wait(10)
+        return real(ordered, cutoff)
+
+    monkeypatch.setattr(performance, "_value_at_risk", slow)
+    tracker.update_equity(1_000.0)
+    collected: dict[str, float] = {}
+    collector = threading.Thread(target=lambda: collected.update(tracker.snapshot()))
+    updater = threading.Thread(target=tracker.update_equity, args=(2_000.0,))
+    collector.start()
+    try:
+        assert computing.wait(5)
+        updater.start()
+        updater.join(2)
+        held_up = updater.is_alive()
+    finally:
+        release.set()
+        collector.join(10)
+        if updater.ident is not None:
+            updater.join(10)
+    assert not held_up, "update_equity waited for the collection"
+    assert collected["equity"] == 1_000.0  # the state as it was when the collection began
+    # the update made during the collection is not hidden behind its result
+    figures = tracker.snapshot()
+    assert (figures["equity"], figures["periods"]) == (2_000.0, 102)
+    with capture() as cap:
+        assert value(cap, semconv.EQUITY, {STRATEGY: "busy"}) == 2_000.0
+    computed = len(calls)
+    assert tracker.snapshot() == pytest.approx(figures, nan_ok=True)
+    assert len(calls) == computed  # no update since: the figures are cached
+
+
 # -- metrics -------------------------------------------------------------------------------
 
 
@@ -711,3 +880,92 @@ def test_importing_the_module_does_not_load_the_otel_sdk() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+# -- fork ----------------------------------------------------------------------------------
+
+
+def in_forked_child(check: Callable[[], object], timeout: float = 20.0) -> str:
+    """The repr of what ``check`` returns in a forked child; fails if it raises or hangs."""
+    if not hasattr(os, "fork"):
+        pytest.skip("os.fork() is not available on this platform")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe and the exit code, never return
+        code = 1
+        try:
+            try:
+                message = repr(check())
+                code = 0
+            except BaseException:
+                message = traceback.format_exc()
+            os.write(write_end, message.encode()[-4000:])
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                pytest.fail(f"the forked child hung for {timeout} s")
+            time.sleep(0.01)
+        with os.fdopen(read_end, "rb") as pipe:
+            read_end = -1
+            message = pipe.read().decode()
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+    assert os.waitstatus_to_exitcode(status) == 0, message
+    return message
+
+
+@pytest.mark.filterwarnings(FORK_WARNING)
+@pytest.mark.parametrize("locked", [False, True], ids=["idle", "lock-held-at-fork"])
+def test_a_forked_child_starts_its_trackers_afresh(locked: bool) -> None:
+    inherited = drive("momentum", [0.01, -0.02, 0.03])
+    inherited.record_trade(10.0)
+    inherited.update_positions({"A": 50.0})
+    parent_figures = inherited.snapshot()
+
+    def child() -> object:
+        # a module-level reference kept from the parent is the child's tracker, emptied
+        assert performance.trackers() == {"momentum": inherited}
+        assert performance.tracker("momentum") is inherited
+        assert inherited.snapshot()["periods"] == 0
+        inherited.update_equity(60.0)  # no lock left held by a parent's thread
+        with capture() as cap:
+            published = sorted(
+                (name, p.attributes[STRATEGY], p.value)
+                for name in (semconv.EQUITY, semconv.TRADES, semconv.LEVERAGE)
+                for p in cap.points(name)
+            )
+        return published, inherited.snapshot()["periods"]
+
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # another thread of the parent, mid-update at the fork
+        with inherited._lock, performance._trackers_lock:
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    if locked:
+        holder.start()
+        assert holding.wait(5)
+    try:
+        message = in_forked_child(child)
+    finally:
+        release.set()
+        if locked:
+            holder.join(10)
+    assert message == repr(([(semconv.EQUITY, "momentum", 60.0)], 0))
+    # the parent goes on as before
+    assert performance.trackers() == {"momentum": inherited}
+    assert inherited.snapshot() == pytest.approx(parent_figures, nan_ok=True)
+    inherited.update_equity(200.0)
+    assert inherited.snapshot()["equity"] == 200.0

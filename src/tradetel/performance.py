@@ -10,27 +10,31 @@
 
 Recording is O(1) (amortised) under a lock per tracker: a bounded deque of returns, a running
 peak and drawdown, running sums for the since-start mean, deviation and downside deviation.
-The ratios are computed by ``snapshot()``, which a metric reader's collection calls, and are
-cached until the next update. The formulas follow empyrical (see ``docs/performance.md``).
-Bad input (NaN, infinities, equity <= 0, a timestamp going backwards) is counted and skipped;
-nothing here raises into the caller's code after the tracker is made.
+The ratios are computed by ``snapshot()``, which a metric reader's collection calls, from a
+copy of the state taken under the lock, so that a collection never holds up an update; they
+are cached until the next update. The formulas follow empyrical (see ``docs/performance.md``).
+Bad input (anything not a finite number, equity <= 0, a timestamp that is not in seconds,
+such as milliseconds, or that goes backwards) is counted and skipped; nothing here raises into
+the caller's code after the tracker is made. A forked child starts with no trackers.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from itertools import repeat
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import semconv as sc
 from ._errors import ConfigError
 from ._internal import report_internal_error, warn_once
 from ._metrics import add_source, gauge_metric, sum_metric
+from .tick_to_trade import to_ns
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import Metric
@@ -61,7 +65,7 @@ MAX_GAP = 10_000
 Timestamp = float | int | datetime
 
 _NAN = float("nan")
-_REASONS = ("not_finite", "not_positive", "time_backwards")
+_REASONS = ("not_finite", "not_positive", "bad_timestamp", "time_backwards")
 
 
 class Tracker:
@@ -91,7 +95,9 @@ class Tracker:
         #: The risk-free rate of one return period, compounded to the annual rate.
         self._rf = (1.0 + risk_free) ** (1.0 / periods_per_year) - 1.0
         self._returns: deque[float] = deque(maxlen=window or MAX_HISTORY)
-        self._cache: dict[str, float] | None = None
+        #: Bumped by every change (a rejection too): the cached figures are of one version.
+        self._version = 0
+        self._cache: tuple[int, _View] | None = None
         self._rejected = dict.fromkeys(_REASONS, 0)
         # since start, over every return: Welford's count, mean and sum of squared deviations,
         # and the sum of squared shortfalls below the risk-free rate (compensated)
@@ -136,12 +142,24 @@ class Tracker:
         """Record the account equity at ``ts`` (default: now).
 
         Without a ``period`` each call closes one return period; with one, the last value in
-        each period is its close. A non-finite value, a value <= 0 or a ``ts`` earlier than
-        the previous one is counted as rejected and skipped.
+        each period is its close. A value that is not a finite number, a value <= 0, a ``ts``
+        that is not a time in seconds (milliseconds, for one) or a ``ts`` earlier than the
+        previous one is counted as rejected and skipped.
         """
         try:
-            with self._lock:
-                self._update_equity(float(value), ts)
+            equity = _finite(value)
+            when = _read_time(ts)
+            if equity is None:
+                reason: str | None = "not_finite"
+            elif equity <= 0.0:
+                reason = "not_positive"
+            elif when is None:
+                reason = "bad_timestamp"
+            else:
+                with self._lock:
+                    reason = self._update_equity(equity, when, ts is None)
+            if reason is not None:
+                self._reject(reason)
         except Exception as exc:
             report_internal_error("performance tracker", exc)
 
@@ -149,11 +167,19 @@ class Tracker:
         """Record a closed trade's realised PnL: a win above 0, a loss below 0, else flat.
 
         ``ts`` (default: now) is kept as ``snapshot()["trade_time"]``; trades may arrive out
-        of order. A non-finite ``pnl`` or ``ts`` is counted as rejected and skipped.
+        of order. A ``pnl`` that is not a finite number or a ``ts`` that is not a time in
+        seconds is counted as rejected and skipped.
         """
         try:
-            with self._lock:
-                self._record_trade(float(pnl), ts)
+            value = _finite(pnl)
+            when = _read_time(ts)
+            if value is None:
+                self._reject("not_finite")
+            elif when is None:
+                self._reject("bad_timestamp")
+            else:
+                with self._lock:
+                    self._record_trade(value, when)
         except Exception as exc:
             report_internal_error("performance tracker", exc)
 
@@ -173,34 +199,49 @@ class Tracker:
         (sum of the magnitudes of the negative ones) and the count (non-zero entries); a
         keyword given as well overrides what the mapping gives. ``long`` and ``short`` are
         magnitudes (a negative ``short`` is taken as its size). Every figure left out keeps
-        its last value. ``leverage``, until given, is gross notional / equity. A non-finite
-        figure or a negative count rejects the whole call.
+        its last value. ``leverage``, until given, is gross notional / equity. A figure that
+        is not a finite number or a negative count rejects the whole call.
         """
         try:
-            with self._lock:
-                self._update_positions(positions, long, short, count, unrealized_pnl, leverage)
+            read = _read_positions(positions, long, short, count, unrealized_pnl, leverage)
+            if isinstance(read, str):
+                self._reject(read)
+            else:
+                with self._lock:
+                    self._update_positions(*read)
         except Exception as exc:
             report_internal_error("performance tracker", exc)
 
     def snapshot(self) -> dict[str, float]:
         """Every figure now, by name; an undefined one (too few returns, no trades) is NaN."""
-        with self._lock:
-            if self._cache is None:
-                self._cache = self._compute()
-            return dict(self._cache)
+        return dict(self._view()[0])
 
     def _observe(self) -> tuple[dict[str, float], bool, int, dict[str, int]]:
         """What the metric source publishes: the figures, whether positions were reported,
-        the creation time and the rejected updates by reason."""
-        figures = self.snapshot()
-        with self._lock:
-            return figures, self._positions_seen, self._start_ns, dict(self._rejected)
+        the creation time and the rejected updates by reason (all of one version)."""
+        figures, positions_seen, rejected = self._view()
+        return figures, positions_seen, self._start_ns, dict(rejected)
 
-    # -- internals (called under the lock) ------------------------------------------------
+    def _view(self) -> _View:
+        """The figures, whether positions were reported and the rejections by reason (not to
+        be changed: cached). Computed outside the lock, from a copy of the state."""
+        with self._lock:
+            cached = self._cache
+            if cached is not None and cached[0] == self._version:
+                return cached[1]
+            version = self._version
+            state = self._state()
+        view = (_compute(state), state.positions_seen, state.rejected)
+        with self._lock:
+            if self._version == version:  # not when an update came meanwhile: it is newer
+                self._cache = (version, view)
+        return view
 
     def _reject(self, reason: str) -> None:
-        self._rejected[reason] += 1
-        self._cache = None
+        """Count a rejected update, then log it (once per reason), outside the lock."""
+        with self._lock:
+            self._rejected[reason] += 1
+            self._version += 1
         warn_once(
             f"performance {reason} {self.strategy}",
             "tradetel: performance tracker %r skipped an update (%s); this one and later ones "
@@ -210,28 +251,52 @@ class Tracker:
             sc.PERFORMANCE_REJECTED,
         )
 
-    def _seconds(self, ts: Timestamp | None, last: float | None) -> float:
-        if ts is None:  # the wall clock may step back a little: never reject it for that
-            now = time.time()
-            return now if last is None or now > last else last
-        if isinstance(ts, datetime):
-            if ts.tzinfo is None:
-                ts = ts.replace(tzinfo=timezone.utc)
-            return ts.timestamp()
-        return float(ts)
+    # -- internals (called under the lock) ------------------------------------------------
 
-    def _update_equity(self, value: float, ts: Timestamp | None) -> None:
-        if not math.isfinite(value):
-            return self._reject("not_finite")
-        if value <= 0.0:
-            return self._reject("not_positive")
-        t = self._seconds(ts, self._time)
-        if not math.isfinite(t):
-            return self._reject("not_finite")
+    def _state(self) -> _State:
+        """A copy of what the figures are computed from: scalars and the list of returns."""
+        return _State(
+            periods_per_year=self.periods_per_year,
+            rf=self._rf,
+            window=self.window,
+            returns=list(self._returns),
+            n=self._n,
+            mean=self._mean,
+            m2=self._m2,
+            down=self._down + self._down_c,
+            first=self._first,
+            equity=self._equity,
+            peak=self._peak,
+            max_dd=self._max_dd,
+            time=_NAN if self._time is None else self._time,
+            base=self._base,
+            close=self._close,
+            close_max_dd=self._close_max_dd,
+            wins=self._wins,
+            losses=self._losses,
+            flat=self._flat,
+            profit=self._profit,
+            loss=self._loss,
+            realized=self._realized,
+            trade_time=self._trade_time,
+            positions_seen=self._positions_seen,
+            long=self._long,
+            short=self._short,
+            open_count=self._count,
+            unrealized=self._unrealized,
+            leverage=self._leverage,
+            rejected=dict(self._rejected),
+        )
+
+    def _update_equity(self, value: float, t: float, now: bool) -> str | None:
+        """Take a checked equity at ``t`` (``now``: the wall clock's, not given); the reason
+        when its time is rejected, else None."""
         if self._time is not None and t < self._time:
-            return self._reject("time_backwards")
+            if not now:
+                return "time_backwards"
+            t = self._time  # the wall clock may step back a little: never reject it for that
         self._time = t
-        self._cache = None
+        self._version += 1
 
         if math.isnan(self._first):  # the first update
             self._first = self._peak = value
@@ -302,13 +367,8 @@ class Tracker:
             self._down_c += (x - total) + self._down
         self._down = total
 
-    def _record_trade(self, pnl: float, ts: Timestamp | None) -> None:
-        if not math.isfinite(pnl):
-            return self._reject("not_finite")
-        t = self._seconds(ts, None)
-        if not math.isfinite(t):
-            return self._reject("not_finite")
-        self._cache = None
+    def _record_trade(self, pnl: float, t: float) -> None:
+        self._version += 1
         self._trade_time = t
         self._realized += pnl
         if pnl > 0.0:
@@ -319,110 +379,200 @@ class Tracker:
             self._loss -= pnl
         else:
             self._flat += 1
-        return None
 
     def _update_positions(
         self,
-        positions: Mapping[str, float] | None,
         long: float | None,
         short: float | None,
         count: int | None,
         unrealized: float | None,
         leverage: float | None,
     ) -> None:
-        new_long, new_short, new_count = self._long, self._short, self._count
-        if positions is not None:
-            new_long = new_short = 0.0
-            new_count = 0
-            for notional in positions.values():
-                x = float(notional)
-                if x > 0.0:
-                    new_long += x
-                    new_count += 1
-                elif x < 0.0:
-                    new_short -= x
-                    new_count += 1
-                elif x != 0.0:  # NaN
-                    return self._reject("not_finite")
-        if long is not None:
-            new_long = abs(float(long))
-        if short is not None:
-            new_short = abs(float(short))
-        if count is not None:
-            new_count = int(count)
-        new_unrealized = self._unrealized if unrealized is None else float(unrealized)
-        new_leverage = self._leverage if leverage is None else float(leverage)
-        figures = (
-            new_long,
-            new_short,
-            new_unrealized,
-            0.0 if new_leverage is None else new_leverage,
-        )
-        if not all(math.isfinite(x) for x in figures):
-            return self._reject("not_finite")
-        if new_count < 0:
-            return self._reject("not_positive")
-        self._cache = None
+        """Take checked figures (see ``_read_positions``); None keeps the last value."""
+        self._version += 1
         self._positions_seen = True
-        self._long, self._short, self._count = new_long, new_short, new_count
-        self._unrealized, self._leverage = new_unrealized, new_leverage
+        if long is not None:
+            self._long = long
+        if short is not None:
+            self._short = short
+        if count is not None:
+            self._count = count
+        if unrealized is not None:
+            self._unrealized = unrealized
+        if leverage is not None:
+            self._leverage = leverage
+
+
+#: The figures, whether positions were reported, and the rejected updates by reason.
+_View = tuple[dict[str, float], bool, dict[str, int]]
+
+
+class _State(NamedTuple):
+    """A copy of a tracker's state, taken under its lock, to compute the figures outside it."""
+
+    periods_per_year: float
+    rf: float
+    window: int | None
+    returns: list[float]
+    n: int
+    mean: float
+    m2: float
+    down: float
+    first: float
+    equity: float
+    peak: float
+    max_dd: float
+    time: float
+    base: float
+    close: float
+    close_max_dd: float
+    wins: int
+    losses: int
+    flat: int
+    profit: float
+    loss: float
+    realized: float
+    trade_time: float
+    positions_seen: bool
+    long: float
+    short: float
+    open_count: int
+    unrealized: float
+    leverage: float | None
+    rejected: dict[str, int]
+
+
+def _finite(value: object) -> float | None:
+    """``value`` as a float if it is a finite number; None for NaN, infinities and anything
+    that is not a number ("n/a", None): the caller's bad input, never an internal error."""
+    try:
+        x = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, ArithmeticError):
         return None
+    return x if math.isfinite(x) else None
 
-    # -- figures --------------------------------------------------------------------------
 
-    def _compute(self) -> dict[str, float]:
-        ppy, rf, equity = self.periods_per_year, self._rf, self._equity
-        if self.window is None:
-            n, mean = self._n, self._mean
-            variance = self._m2 / (n - 1) if n > 1 else _NAN
-            down = (self._down + self._down_c) / n if n else _NAN
-            growth = self._close / self._base if n else _NAN
-            max_dd = self._close_max_dd
-        else:
-            n, mean, variance, down, growth, max_dd = _window_figures(list(self._returns), rf)
-        std = math.sqrt(variance) if variance > 0.0 else variance  # 0.0 or NaN as is
-        annual = _annualise(growth, ppy / n) if n else _NAN
-        excess = mean - rf
-        downside = math.sqrt(down) * math.sqrt(ppy)
-        ordered = sorted(self._returns)
-        trades = self._wins + self._losses + self._flat
-        gross = self._long + self._short
-        positions, leverage = self._positions_seen, self._leverage
-        return {
-            "equity": equity,
-            "return": equity / self._first - 1.0,
-            "annual_return": annual,
-            "volatility": std * math.sqrt(ppy) if n > 1 else _NAN,
-            "sharpe": excess / std * math.sqrt(ppy) if n > 1 and std > 0.0 else _NAN,
-            "sortino": excess * ppy / downside if n > 1 and downside > 0.0 else _NAN,
-            "calmar": annual / max_dd if max_dd > 0.0 and math.isfinite(annual) else _NAN,
-            "drawdown": 1.0 - equity / self._peak,
-            "max_drawdown": self._max_dd if not math.isnan(equity) else _NAN,
-            "var_95": _value_at_risk(ordered, 0.05),
-            "cvar_95": _expected_shortfall(ordered, 0.05),
-            "var_99": _value_at_risk(ordered, 0.01),
-            "cvar_99": _expected_shortfall(ordered, 0.01),
-            "periods": self._n,
-            "time": _NAN if self._time is None else self._time,
-            "pnl_realized": self._realized,
-            "pnl_unrealized": self._unrealized,
-            "trades": trades,
-            "wins": self._wins,
-            "losses": self._losses,
-            "flat": self._flat,
-            "win_rate": self._wins / trades if trades else _NAN,
-            "profit_factor": _profit_factor(self._profit, self._loss),
-            "trade_time": self._trade_time,
-            "long_notional": self._long,
-            "short_notional": self._short,
-            "positions": self._count,
-            "exposure_gross": gross / equity if positions else _NAN,
-            "exposure_net": (self._long - self._short) / equity if positions else _NAN,
-            "exposure_long": self._long / equity if positions else _NAN,
-            "exposure_short": self._short / equity if positions else _NAN,
-            "leverage": _NAN if not positions else gross / equity if leverage is None else leverage,
-            "rejected": sum(self._rejected.values()),
-        }
+def _read_time(ts: Timestamp | None) -> float | None:
+    """``ts`` in seconds since the epoch (now when None); None when it is not such a time:
+    unreadable, not finite, negative, or a millisecond or microsecond timestamp."""
+    if ts is None:
+        return time.time()
+    ns = to_ns(ts)
+    return None if ns is None else ns / 1e9
+
+
+def _read_positions(
+    positions: Mapping[str, float] | None,
+    long: float | None,
+    short: float | None,
+    count: int | None,
+    unrealized: float | None,
+    leverage: float | None,
+) -> str | tuple[float | None, float | None, int | None, float | None, float | None]:
+    """The checked ``(long, short, count, unrealized, leverage)`` of an ``update_positions``
+    call (None: keep the last value), or the reason to reject the whole call."""
+    new_long: float | None = None
+    new_short: float | None = None
+    new_count: int | None = None
+    if positions is not None:
+        totals = _read_mapping(positions)
+        if totals is None:
+            return "not_finite"
+        new_long, new_short, new_count = totals
+    read: list[float | None] = []
+    for given in (long, short, count, unrealized, leverage):
+        x = None if given is None else _finite(given)
+        if given is not None and x is None:
+            return "not_finite"
+        read.append(x)
+    given_long, given_short, given_count, new_unrealized, new_leverage = read
+    if given_long is not None:
+        new_long = abs(given_long)
+    if given_short is not None:
+        new_short = abs(given_short)
+    if given_count is not None:
+        new_count = int(given_count)
+    if new_count is not None and new_count < 0:
+        return "not_positive"
+    return new_long, new_short, new_count, new_unrealized, new_leverage
+
+
+def _read_mapping(positions: Mapping[str, float]) -> tuple[float, float, int] | None:
+    """The long and short notionals and the count of ``{symbol: signed notional}``; None when
+    a notional (or a total) is not a finite number, or ``positions`` is not a mapping."""
+    try:
+        notionals = list(positions.values())
+    except Exception:  # not a mapping: the caller's bad input, like a string for a number
+        return None
+    long = short = 0.0
+    count = 0
+    for notional in notionals:
+        x = _finite(notional)
+        if x is None:
+            return None
+        if x > 0.0:
+            long += x
+            count += 1
+        elif x < 0.0:
+            short -= x
+            count += 1
+    return (long, short, count) if math.isfinite(long) and math.isfinite(short) else None
+
+
+def _compute(s: _State) -> dict[str, float]:
+    """Every figure of ``s`` (outside the tracker's lock: sorting the returns takes a while)."""
+    ppy, rf, equity = s.periods_per_year, s.rf, s.equity
+    if s.window is None:
+        n, mean = s.n, s.mean
+        variance = s.m2 / (n - 1) if n > 1 else _NAN
+        down = s.down / n if n else _NAN
+        growth = s.close / s.base if n else _NAN
+        max_dd = s.close_max_dd
+    else:
+        n, mean, variance, down, growth, max_dd = _window_figures(s.returns, rf)
+    std = math.sqrt(variance) if variance > 0.0 else variance  # 0.0 or NaN as is
+    annual = _annualise(growth, ppy / n) if n else _NAN
+    excess = mean - rf
+    downside = math.sqrt(down) * math.sqrt(ppy)
+    ordered = sorted(s.returns)
+    trades = s.wins + s.losses + s.flat
+    gross = s.long + s.short
+    positions, leverage = s.positions_seen, s.leverage
+    return {
+        "equity": equity,
+        "return": equity / s.first - 1.0,
+        "annual_return": annual,
+        "volatility": std * math.sqrt(ppy) if n > 1 else _NAN,
+        "sharpe": excess / std * math.sqrt(ppy) if n > 1 and std > 0.0 else _NAN,
+        "sortino": excess * ppy / downside if n > 1 and downside > 0.0 else _NAN,
+        "calmar": annual / max_dd if max_dd > 0.0 and math.isfinite(annual) else _NAN,
+        "drawdown": 1.0 - equity / s.peak,
+        "max_drawdown": s.max_dd if not math.isnan(equity) else _NAN,
+        "var_95": _value_at_risk(ordered, 0.05),
+        "cvar_95": _expected_shortfall(ordered, 0.05),
+        "var_99": _value_at_risk(ordered, 0.01),
+        "cvar_99": _expected_shortfall(ordered, 0.01),
+        "periods": s.n,
+        "time": s.time,
+        "pnl_realized": s.realized,
+        "pnl_unrealized": s.unrealized,
+        "trades": trades,
+        "wins": s.wins,
+        "losses": s.losses,
+        "flat": s.flat,
+        "win_rate": s.wins / trades if trades else _NAN,
+        "profit_factor": _profit_factor(s.profit, s.loss),
+        "trade_time": s.trade_time,
+        "long_notional": s.long,
+        "short_notional": s.short,
+        "positions": s.open_count,
+        "exposure_gross": gross / equity if positions else _NAN,
+        "exposure_net": (s.long - s.short) / equity if positions else _NAN,
+        "exposure_long": s.long / equity if positions else _NAN,
+        "exposure_short": s.short / equity if positions else _NAN,
+        "leverage": _NAN if not positions else gross / equity if leverage is None else leverage,
+        "rejected": sum(s.rejected.values()),
+    }
 
 
 def _window_figures(
@@ -593,6 +743,26 @@ def trackers() -> dict[str, Tracker]:
         return dict(_trackers)
 
 
+def _after_fork_in_child() -> None:
+    """A forked child's trackers start afresh: the parent's figures are not the child's.
+
+    Each tracker is emptied in place and stays registered, so a reference kept from the
+    parent (a module-level ``perf = tracker(...)``) records and publishes the child's own
+    figures. The locks are new ones: a thread of the parent may have held one at the fork,
+    and it does not exist in the child to release it. (No threads, no I/O here.)
+    """
+    global _trackers_lock
+    _trackers_lock = threading.Lock()
+    for t in _trackers.values():
+        t.__init__(  # type: ignore[misc]
+            t.strategy, t.periods_per_year, t.risk_free, t.window, t.period, t.currency
+        )
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 # -- publishing --------------------------------------------------------------------------
 
 #: (metric, snapshot key, description) of the gauges in the account currency.
@@ -676,7 +846,8 @@ def _observe(now_ns: int) -> list[Metric]:
     found.append(
         sum_metric(
             sc.PERFORMANCE_REJECTED, "{update}",
-            "Performance updates skipped as invalid (NaN, equity <= 0, time going backwards).",
+            "Performance updates skipped as invalid (not a finite number, equity <= 0, "
+            "a timestamp not in seconds, time going backwards).",
             rejected, now_ns, monotonic=True,
         )
     )  # fmt: skip
