@@ -8,6 +8,7 @@ it is re-raised instead, so that a bug cannot hide behind the guard.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 
@@ -48,6 +49,16 @@ def warn_once(kind: str, message: str, *args: object) -> None:
         _seen.add(kind)
     if first:
         logger.warning(message, *args)
+
+
+def positive_number(value: object) -> bool:
+    """Is ``value`` a finite number above 0 (an interval, a timeout), and not a bool?"""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def reset_reported_errors() -> None:

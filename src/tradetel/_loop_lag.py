@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 from types import TracebackType
 
 from . import semconv
 from ._errors import ConfigError
-from ._internal import report_internal_error
+from ._internal import positive_number, report_internal_error
 from ._metrics import Bound
 from ._runtime import STATE
 
@@ -106,16 +105,6 @@ class LoopMonitor:
         self.stop()
 
 
-def _positive(value: object) -> bool:
-    # the same test as health's for its seconds; a copy, so that this module needs nothing of it
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
 def monitor_event_loop(
     loop: asyncio.AbstractEventLoop | None = None, *, interval: float = 0.25
 ) -> LoopMonitor:
@@ -129,7 +118,7 @@ def monitor_event_loop(
         ConfigError: ``interval`` is not a positive number, no loop is running, or the loop
             is closed.
     """
-    if not _positive(interval):
+    if not positive_number(interval):
         raise ConfigError(
             f"monitor_event_loop(): interval={interval!r} must be a positive number of seconds"
         )

@@ -21,7 +21,6 @@ import concurrent.futures
 import contextlib
 import inspect
 import logging
-import math
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from . import _health_runner, _scrub, semconv
 from ._errors import ConfigError
 from ._health_runner import RegisteredCheck
+from ._internal import positive_number
 from ._loop_lag import LoopMonitor, monitor_event_loop
 from ._metrics import add_source, gauge_metric
 
@@ -59,15 +59,6 @@ Check = _health_runner.Check
 # are looked up there at each use (_health_runner.lock), as a forked child replaces them.
 
 
-def _positive(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
 def _validate(name: object, check: object, **numbers: object) -> None:
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"health.register(): the name must be a non-empty string, not {name!r}")
@@ -82,7 +73,7 @@ def _validate(name: object, check: object, **numbers: object) -> None:
         pass
     for argument in ("interval", "timeout", "cooldown"):
         value = numbers[argument]
-        if not _positive(value):
+        if not positive_number(value):
             raise ConfigError(f"{where}: {argument}={value!r} must be a positive number of seconds")
     threshold = numbers["failure_threshold"]
     if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
@@ -186,7 +177,7 @@ def run_now(name: str | None = None, timeout: float | None = None) -> dict[str, 
     Raises:
         ConfigError: no check of that name is registered, or ``timeout`` is invalid.
     """
-    if timeout is not None and not (_positive(timeout) or timeout == 0):
+    if timeout is not None and not (positive_number(timeout) or timeout == 0):
         raise ConfigError(f"health.run_now(): timeout={timeout!r} must be a number of seconds")
     with _health_runner.lock:
         if name is not None and name not in _health_runner.registered:
