@@ -31,9 +31,10 @@ import time
 from collections.abc import Callable
 from itertools import count
 
-from opentelemetry import metrics
+from _report import print_report
 
 import tradetel
+from tradetel import _setup
 from tradetel.orders import OrderTracker
 
 TARGETS = {"metrics_only": 1.0}
@@ -72,7 +73,10 @@ def _lifecycle(tracker: OrderTracker) -> Callable[[], None]:
 
 
 def _raw_record() -> Callable[[], None]:
-    histogram = metrics.get_meter("raw-otel").create_histogram("raw.order.latency", unit="s")
+    # The live configuration's MeterProvider: the global one stays the first configure()'s,
+    # which the second one shuts down (a shut-down provider hands out no-op instruments).
+    provider = _setup._pipeline.meter_provider  # type: ignore[union-attr]
+    histogram = provider.get_meter("raw-otel").create_histogram("raw.order.latency", unit="s")
 
     def one() -> None:
         histogram.record(0.0042, ATTRIBUTES)
@@ -112,7 +116,7 @@ def run(orders: int, rounds: int) -> dict[str, float]:
                 logs=False,
                 system_metrics=False,
             )
-            raw = _raw_record()  # the global MeterProvider is tradetel's first one
+            raw = _raw_record()
             for _ in range(rounds):
                 tracker = OrderTracker()
                 events = _per_call_ns(_lifecycle(tracker), orders, CHUNK, tradetel.force_flush)
@@ -135,19 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         met = {name: got[name] <= target for name, target in TARGETS.items()}
         print(json.dumps({"per_event_ns": results, "ratios": got, "targets": TARGETS, "met": met}))
         return 0
-    print(f"{'case':<14}{'per event':>12}")
-    for name, ns in results.items():
-        print(f"{name:<14}{ns / 1000:>10.2f}us")
-    print()
-    print(f"{'ratio':<28}{'measured':>10}{'target':>10}")
-    for name, value in got.items():
-        label = f"{name} / raw_record"
-        target = TARGETS.get(name)
-        if target is None:
-            print(f"{label:<28}{value:>9.3f}x{'-':>10}  (informational)")
-        else:
-            verdict = "ok" if value <= target else "MISSED"
-            print(f"{label:<28}{value:>9.3f}x{target:>9.2f}x  {verdict}")
+    baselines = dict.fromkeys(REPORTED, "raw_record")
+    print_report(results, got, baselines, TARGETS, unit="per event")
     return 0
 
 

@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from _report import print_report
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -252,23 +253,6 @@ def ratios(results: dict[str, float]) -> dict[str, float]:
     return {name: results[name] / results[base] for name, base in BASELINES.items()}
 
 
-def _print_table(results: dict[str, float], got: dict[str, float], dropped: int) -> None:
-    print(f"{'case':<14}{'per call':>12}")
-    for name, ns in results.items():
-        print(f"{name:<14}{ns / 1000:>10.2f}us")
-    print(f"(spans tradetel dropped: {dropped}; the BatchSpanProcessor's drops are not counted)")
-    print()
-    print(f"{'ratio':<28}{'measured':>10}{'target':>10}")
-    for name, value in got.items():
-        label = f"{name} / {BASELINES[name]}"
-        target = TARGETS.get(name)
-        if target is None:
-            print(f"{label:<28}{value:>9.3f}x{'-':>10}  (informational)")
-        else:
-            verdict = "ok" if value <= target else "MISSED"
-            print(f"{label:<28}{value:>9.3f}x{target:>9.2f}x  {verdict}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -283,7 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         report = {"per_call_ns": results, "ratios": got, "targets": TARGETS, "met": met}
         print(json.dumps(report | {"dropped_spans": dropped}))
     else:
-        _print_table(results, got, dropped)
+        note = (
+            f"(spans tradetel dropped: {dropped}; the BatchSpanProcessor's drops are not counted)"
+        )
+        print_report(results, got, BASELINES, TARGETS, note=note)
     return 0
 
 

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import semconv as sc
 from . import tick_to_trade
+from ._decorators import _label as label
 from ._internal import report_internal_error
 from ._metrics import add_source, gauge_metric, sum_metric
 from ._order_events import ANOMALIES as ANOMALIES_COUNTER
@@ -108,13 +109,6 @@ def normalize_reject_reason(reason: object) -> str:
         if pattern.search(text):
             return meaning
     return "other"
-
-
-def _label(value: object) -> str | None:
-    """A side or order type (a str or an enum) as SEMCONV's lower-case text."""
-    if value is None:
-        return None
-    return str(getattr(value, "value", value)).lower()
 
 
 def _positive(value: object) -> float | None:
@@ -329,10 +323,10 @@ class OrderTracker:
             ns = self._now(ts)
         order = Order(
             client_id,
-            str(getattr(venue, "value", venue)),
-            None if symbol is None else str(getattr(symbol, "value", symbol)).upper(),
-            _label(side),
-            _label(order_type),
+            label(sc.VENUE, venue) or "unknown",
+            label(sc.SYMBOL, symbol),
+            label(sc.SIDE, side),
+            label(sc.ORDER_TYPE, order_type),
             qty,
             ns,
         )

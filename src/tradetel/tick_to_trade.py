@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 
 from . import semconv as sc
+from ._decorators import _label as label
 from ._internal import report_internal_error, warn_once
 from ._metrics import Bound
 from ._runtime import STATE
@@ -145,16 +146,6 @@ def record(venue: str | None, strategy: str | None, sent_ns: int | None) -> floa
     seconds = elapsed / 1e9
     rt = STATE.runtime or STATE.resume()
     if rt is not None:
-        key = (_text(strategy), _text(venue))
+        key = (label(sc.STRATEGY_NAME, strategy), label(sc.VENUE, venue))
         _LATENCY.series(rt.registry, key).record(seconds)
     return seconds
-
-
-def _text(value: object) -> str | None:
-    """A venue or strategy id (a str or an enum) as a metric label."""
-    return None if value is None else str(getattr(value, "value", value))
-
-
-def current() -> Mark | None:
-    """The mark of the current context, or None."""
-    return _MARK.get()
