@@ -1,7 +1,8 @@
 """The export path: bounded queues drained by background threads, drops counted.
 
 Nothing here runs on the caller's thread except ``put`` (a length check and a deque append):
-exporting, encoding and converting tradetel's spans to SDK spans happen on the worker. When
+exporting, encoding, converting tradetel's spans to SDK spans and scrubbing secrets out of
+spans and log records (``_scrub``) happen on the worker. When
 the exporter is slow or down, the queue fills and further items are dropped and counted in
 ``tradetel.telemetry.dropped``; the program never waits for the network.
 """
@@ -30,11 +31,13 @@ from opentelemetry.sdk.metrics.export import (
     ScopeMetrics,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Status
 
 from ._internal import report_internal_error
+from ._scrub import scrub, scrub_attributes
 from ._span import TradetelSpan
 
 T = TypeVar("T")
@@ -188,9 +191,59 @@ class BatchWorker(Generic[T]):
         return finished and not left and self._failed == failed
 
 
+def scrub_span(span: ReadableSpan) -> ReadableSpan:
+    """``span``, or a copy without the secrets in its name, attributes, events and status."""
+    attributes = scrub_attributes(span.attributes)
+    events: list[Event] | None = None
+    for i, event in enumerate(span.events):
+        clean = scrub_attributes(event.attributes)
+        if clean is not None:
+            events = events or list(span.events)
+            events[i] = Event(event.name, clean, event.timestamp)
+    name = scrub(span.name)
+    status = span.status
+    if status.description and scrub(status.description) != status.description:
+        status = Status(status.status_code, scrub(status.description))
+    if attributes is None and events is None and name == span.name and status is span.status:
+        return span
+    return ReadableSpan(
+        name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes if attributes is None else attributes,
+        events=span.events if events is None else events,
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def scrub_log(record: ReadableLogRecord) -> ReadableLogRecord:
+    """``record``, or a copy without the secrets in its body and attributes."""
+    inner = record.log_record
+    body = scrub(inner.body) if isinstance(inner.body, str) else inner.body
+    attributes = scrub_attributes(inner.attributes)
+    if attributes is None and body == inner.body:
+        return record
+    inner = copy.copy(inner)
+    inner.body = body
+    if attributes is not None:
+        inner.attributes = attributes
+    return ReadableLogRecord(
+        log_record=inner,
+        resource=record.resource,
+        instrumentation_scope=record.instrumentation_scope,
+        limits=record.limits,
+    )
+
+
 def span_worker(exporter: SpanExporter, on_drop: Callable[[int], None]) -> BatchWorker[Any]:
     def export(batch: list[Any]) -> bool:
-        spans = [s.to_readable() if type(s) is TradetelSpan else s for s in batch]
+        spans = [scrub_span(s.to_readable() if type(s) is TradetelSpan else s) for s in batch]
         return exporter.export(spans) is SpanExportResult.SUCCESS
 
     delay = _env_seconds("OTEL_BSP_SCHEDULE_DELAY", 1.0)
@@ -199,7 +252,7 @@ def span_worker(exporter: SpanExporter, on_drop: Callable[[int], None]) -> Batch
 
 def log_worker(exporter: LogRecordExporter, on_drop: Callable[[int], None]) -> BatchWorker[Any]:
     def export(batch: list[ReadableLogRecord]) -> bool:
-        return exporter.export(batch) is LogRecordExportResult.SUCCESS
+        return exporter.export([scrub_log(r) for r in batch]) is LogRecordExportResult.SUCCESS
 
     delay = _env_seconds("OTEL_BLRP_SCHEDULE_DELAY", 1.0)
     return BatchWorker("logs", export, on_drop, delay=delay, close=exporter.shutdown)
@@ -225,6 +278,47 @@ class SinkSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
+
+
+class ScrubbingSpanProcessor(SpanProcessor):
+    """A user's span processor, given spans without secrets at their end (as exporters are)."""
+
+    def __init__(self, inner: SpanProcessor) -> None:
+        self.inner = inner
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.inner.on_start(span, parent_context=parent_context)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.inner.on_end(scrub_span(span))
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+class ScrubbingLogProcessor(LogRecordProcessor):
+    """A user's log processor, given records without secrets (as exporters are)."""
+
+    def __init__(self, inner: LogRecordProcessor) -> None:
+        self.inner = inner
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        record = log_record.log_record
+        if isinstance(record.body, str):
+            record.body = scrub(record.body)
+        attributes = scrub_attributes(record.attributes)
+        if attributes is not None:
+            record.attributes = attributes
+        self.inner.on_emit(log_record)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
 
 
 class SinkLogProcessor(LogRecordProcessor):

@@ -5,14 +5,19 @@ request carries the API key and signature in its query string. ``scrub_message()
 from any text the query strings and fragments of URLs (with or without a scheme),
 ``user:pass@`` credentials in URLs, and the values of ``key=value`` and ``"key": "value"``
 pairs whose key looks like a secret (``api_key``, ``secret``, ``signature``, ``password``,
-``token`` and the like), and cuts it at ``MAX_ERROR_CHARS``. ``describe()`` is an
-exception's class name and scrubbed message. Health checks use them for ``last_error``;
-nothing here is specific to them.
+``token``, ``passphrase`` and header names such as ``X-MBX-APIKEY`` or ``OK-ACCESS-SIGN``), and
+cuts it at ``MAX_ERROR_CHARS``. ``describe()`` is an exception's class name and scrubbed
+message. ``scrub_attributes()`` does the same to span and log attributes, and replaces the
+whole value of an attribute whose key names a secret (``http.request.header.x-mbx-apikey``).
+The export workers run them on every span and log record before it is exported (see
+``_export``), so a secret that reached an attribute in any instrumentation stops there.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 #: Longest text ``scrub_message()`` returns, in characters (a health check's ``last_error``).
@@ -22,11 +27,21 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]*")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/?#]*@")
 # A query string after a path without a scheme, as in requests' "url: /v3/order?x=1".
 _RELATIVE_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"<>()\[\]{}#]*=[^\s'\"<>()\[\]{}]*")
-# key=value and "key": "value" pairs whose key names a secret
-_SECRET_VALUE = re.compile(
-    r"(?i)\b(api[_-]?key|api[_-]?secret|secret|signature|password|passwd|access[_-]?token|token)"
-    r"(\s*=\s*['\"]?|['\"]\s*:\s*['\"]?)[^\s&'\",;)}]+"
+# The words that make a key a secret's, alone or as one part of a longer name
+# (X-MBX-APIKEY, APCA-API-SECRET-KEY, OK-ACCESS-SIGN): "sign" only as a whole part.
+_SECRET_WORDS = (
+    r"api[_-]?key|api[_-]?secret|secret|signature|passphrase|password|passwd|"
+    r"access[_-]?token|token|access[_-]?key|private[_-]?key|authorization|cookie|sign"
 )
+# key=value and "key": "value" pairs whose key names a secret; a "Bearer " prefix goes too
+_SECRET_VALUE = re.compile(
+    rf"(?i)\b((?:[a-z0-9]+[_-])*(?:{_SECRET_WORDS})(?:[_-][a-z0-9]+)*)"
+    r"(\s*=\s*['\"]?|['\"]?\s*:\s*['\"]?)(?:(?:bearer|basic)\s+)?[^\s&'\",;)}]+"
+)
+# an attribute key naming a secret: the words above as a part of its last dotted component
+_SECRET_KEY = re.compile(rf"(?i)(?:^|[._-])(?:{_SECRET_WORDS})(?:$|[._-])")
+#: What replaces a secret.
+REDACTED = "***"
 
 
 def _scrub_url(match: re.Match[str]) -> str:
@@ -49,7 +64,7 @@ def scrub(text: str) -> str:
         return text  # nothing a secret could hide in
     text = _URL.sub(_scrub_url, text)
     text = _RELATIVE_QUERY.sub("", text)
-    return _SECRET_VALUE.sub(r"\1\2***", text)
+    return _SECRET_VALUE.sub(rf"\1\2{REDACTED}", text)
 
 
 def scrub_message(text: str) -> str:
@@ -64,3 +79,35 @@ def describe(exc: BaseException) -> str:
     """``"ClassName: scrubbed message"``, or the class name alone when the message is empty."""
     message = scrub_message(str(exc).strip())
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def is_secret_key(key: str) -> bool:
+    """Does an attribute or header name (``x-mbx-apikey``, ``api_secret``) name a secret?"""
+    return _SECRET_KEY.search(key.rpartition(".")[2]) is not None
+
+
+def _scrub_value(key: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return REDACTED if is_secret_key(key) else scrub(value)
+    if (
+        isinstance(value, Sequence)
+        and not isinstance(value, (bytes, bytearray))
+        and any(isinstance(v, str) for v in value)
+    ):
+        secret = is_secret_key(key)
+        return tuple((REDACTED if secret else scrub(v)) if isinstance(v, str) else v for v in value)
+    return value
+
+
+def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Scrubbed attributes, or None when nothing in them needed it (the common case)."""
+    if not attributes:
+        return None
+    changed: dict[str, Any] | None = None
+    for key, value in attributes.items():
+        clean = _scrub_value(key, value)
+        if clean != value and not (isinstance(value, list) and list(clean) == value):
+            if changed is None:
+                changed = dict(attributes)
+            changed[key] = clean
+    return changed

@@ -49,6 +49,8 @@ from ._errors import ConfigError
 from ._export import (
     BatchWorker,
     PeriodicReader,
+    ScrubbingLogProcessor,
+    ScrubbingSpanProcessor,
     SinkLogProcessor,
     SinkSpanProcessor,
     add_metric_source,
@@ -267,6 +269,9 @@ def _build_into(
     resource = Resource.create(settings.resource_attributes)
     scope = InstrumentationScope("tradetel", __version__)
     names = [n for n in settings.exporters if n != "none"]
+    # the user's processors see spans and records as exporters do: without secrets
+    span_processors = [ScrubbingSpanProcessor(sp) for sp in span_processors]
+    log_processors = [ScrubbingLogProcessor(lp) for lp in log_processors]
 
     # traces
     drop_span = _dropped(p.registry, "span")
