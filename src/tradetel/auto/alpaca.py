@@ -1,0 +1,230 @@
+"""alpaca-py instrumentation: ``TradingClient``'s order and account methods.
+
+The same as the ccxt instrumentation (see ``ccxt.py``): an ``exchange <method>`` CLIENT span
+and a ``trading.exchange.request.duration`` point per call, orders fed to the order tracker.
+Alpaca answers a refused order with an HTTP error, raised as ``APIError``; its status and
+message give ``trading.reject_reason``. alpaca-py has no client-side rate limiter; the time
+it spends retrying a 429 is part of the call's duration.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,  # the module is marked untyped
+)
+
+from .. import semconv as sc
+from ..orders import normalize_reject_reason
+from . import _exchange
+from ._exchange import Call, Intent, OrderFeed, Report, lower, number, text
+
+__all__ = ["METHODS", "AlpacaInstrumentor"]
+
+VENUE = "alpaca"
+
+#: The methods instrumented, with their ``trading.order.operation`` and positional names.
+METHODS: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "submit_order": ("submit", ("order_data",)),
+    "replace_order_by_id": ("amend", ("order_id", "order_data")),
+    "cancel_order_by_id": ("cancel", ("order_id",)),
+    "cancel_orders": ("cancel", ()),
+    "close_position": ("submit", ("symbol_or_asset_id", "close_options")),
+    "close_all_positions": ("submit", ("cancel_orders",)),
+    "get_order_by_id": ("query", ("order_id", "filter")),
+    "get_order_by_client_id": ("query", ("client_id",)),
+    "get_orders": ("query", ("filter",)),
+    "get_all_positions": (None, ()),
+    "get_open_position": (None, ("symbol_or_asset_id",)),
+    "get_account": (None, ()),
+}
+
+#: Alpaca's order statuses as SEMCONV's (those not listed: the order is live, ``acked``).
+_STATUS = {
+    "partially_filled": "partially_filled",
+    "filled": "filled",
+    "canceled": "canceled",
+    "expired": "expired",
+    "rejected": "rejected",
+    "replaced": "canceled",  # ended by the order that replaced it
+}
+
+_patched: list[tuple[type, str, Any]] = []
+_settings = {"active": False, "track_orders": True}
+_feed: OrderFeed | None = None
+
+
+class AlpacaInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base class is untyped
+    """``AlpacaInstrumentor().instrument(track_orders=True)``; also loaded by the launcher."""
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return ("alpaca-py >= 0.30",)
+
+    def _instrument(self, **kwargs: Any) -> None:
+        track = kwargs.get("track_orders")
+        if track is None:
+            flag = os.environ.get("TRADETEL_TRACK_EXCHANGE_ORDERS", "1").strip().lower()
+            track = flag not in ("0", "false", "no", "off")
+        _settings["track_orders"] = bool(track)
+        _settings["active"] = True
+        wrapt.register_post_import_hook(_patch_client, "alpaca.trading.client")
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        _settings["active"] = False
+        while _patched:
+            cls, name, original = _patched.pop()
+            setattr(cls, name, original)
+
+
+def _patch_client(module: Any) -> None:
+    if not _settings["active"]:
+        return
+    cls = module.TradingClient
+    for name in METHODS:
+        original = cls.__dict__.get(name)
+        if callable(original) and not isinstance(original, wrapt.FunctionWrapper):
+            begin = functools.partial(_begin, name)
+            wrapper = _exchange.call_wrapper(
+                "alpaca instrumentation", False, begin, _failed, _succeeded
+            )
+            setattr(cls, name, wrapt.FunctionWrapper(original, wrapper))
+            _patched.append((cls, name, original))
+
+
+class _State:
+    __slots__ = ("arguments", "call", "method", "t0")
+
+    def __init__(self, method: str, arguments: dict[str, Any], call: Call) -> None:
+        self.method, self.arguments, self.call = method, arguments, call
+        self.t0 = time.time()
+
+
+def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
+    if instance is None or not _settings["active"] or _exchange.nested(instance):
+        return None
+    operation, names = METHODS[method]
+    arguments = dict(zip(names, args, strict=False))
+    arguments.update(kwargs)
+    attrs: dict[str, Any] = {}
+    if method == "submit_order":
+        intent = _intent(arguments.get("order_data"))
+        attrs = {
+            sc.SYMBOL: intent.symbol,
+            sc.SIDE: intent.side,
+            sc.ORDER_TYPE: intent.order_type,
+            sc.ORDER_QUANTITY: intent.quantity,
+            sc.ORDER_PRICE: intent.price,
+            sc.ORDER_CLIENT_ID: intent.client_id,
+        }
+    elif "order_id" in arguments:
+        attrs[sc.ORDER_ID] = text(arguments["order_id"])
+    elif "client_id" in arguments:
+        attrs[sc.ORDER_CLIENT_ID] = text(arguments["client_id"])
+    symbol = arguments.get("symbol_or_asset_id")
+    if isinstance(symbol, str):
+        attrs[sc.SYMBOL] = symbol
+    return _State(method, arguments, Call(instance, VENUE, method, operation, attrs))
+
+
+def _failed(state: _State, exc: BaseException) -> None:
+    reason = _reason(exc)
+    try:
+        feed = _order_feed()
+        if feed is not None and state.method == "submit_order":
+            intent = _intent(state.arguments.get("order_data"))
+            if reason is not None:
+                feed.refused(intent, reason, state.t0, time.time())
+            else:
+                feed.unknown(intent, state.t0)
+    finally:
+        state.call.end(exc, reject_reason=reason if state.method == "submit_order" else None)
+
+
+def _succeeded(state: _State, result: Any) -> None:
+    try:
+        span = state.call.span
+        if span is not None and state.method in ("submit_order", "replace_order_by_id"):
+            report = _report(result)
+            if report.order_id is not None:
+                span.attributes[sc.ORDER_ID] = report.order_id
+            if report.status is not None:
+                span.attributes[sc.ORDER_STATUS] = report.status
+        feed = _order_feed()
+        if feed is not None:
+            _feed_result(feed, state, result)
+    finally:
+        state.call.end()
+
+
+def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
+    method, t0, t1 = state.method, state.t0, time.time()
+    if method == "submit_order":
+        feed.placed(_intent(state.arguments.get("order_data")), _report(result), t0, t1)
+    elif method == "cancel_order_by_id":  # accepted; the order's report confirms it
+        feed.cancel_requested(Report(text(state.arguments.get("order_id")), None, None), t0)
+    elif method == "cancel_orders" and isinstance(result, list):
+        for response in result:
+            if _field(response, "status") in (200, "200"):
+                feed.cancel_requested(Report(text(_field(response, "id")), None, None), t0)
+    elif method in ("get_order_by_id", "get_order_by_client_id", "get_orders"):
+        for order in result if isinstance(result, list) else [result]:
+            feed.reported(_report(order), t1)
+    elif method == "replace_order_by_id":
+        feed.reported(_report(result), t1)  # the new order, if it was placed here
+        feed.cancel_requested(Report(text(state.arguments.get("order_id")), None, None), t0)
+
+
+def _order_feed() -> OrderFeed | None:
+    global _feed
+    if not _settings["track_orders"]:
+        return None
+    if _feed is None:
+        _feed = OrderFeed()
+    return _feed
+
+
+def _field(obj: Any, name: str) -> Any:
+    """A field of a model object, or of the dict that ``raw_data=True`` gives."""
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _intent(request: Any) -> Intent:
+    symbol = _field(request, "symbol")
+    return Intent(
+        venue=VENUE,
+        symbol=symbol if isinstance(symbol, str) else None,
+        side=lower(_field(request, "side")),
+        order_type=lower(_field(request, "type")),
+        quantity=number(_field(request, "qty")),
+        price=number(_field(request, "limit_price")),
+        client_id=text(_field(request, "client_order_id")),
+    )
+
+
+def _report(order: Any) -> Report:
+    status = lower(_field(order, "status"))
+    return Report(
+        order_id=text(_field(order, "id")),
+        client_id=text(_field(order, "client_order_id")),
+        status=None if status is None else _STATUS.get(status, "acked"),
+        filled=number(_field(order, "filled_qty")),
+        average=number(_field(order, "filled_avg_price")),
+    )
+
+
+def _reason(exc: BaseException) -> str | None:
+    """A refused order's reason; None when the broker did not answer (the fate is unknown)."""
+    status = getattr(exc, "status_code", None) if type(exc).__name__ == "APIError" else None
+    if not isinstance(status, int) or not 400 <= status < 500:
+        return None
+    if status == 429:
+        return "rate_limited"
+    if status == 422:
+        return "invalid_order"
+    return normalize_reject_reason(exc)
