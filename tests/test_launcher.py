@@ -99,7 +99,8 @@ def test_tradetel_run_traces_an_undecorated_bot_with_no_code_change(tmp_path: Pa
         for record in sl.log_records
         if record.body.string_value.startswith("signal")
     }
-    assert signal_traces and signal_traces <= strategy_traces
+    assert signal_traces
+    assert signal_traces <= strategy_traces
     # the API key and signatures went to the venue, never into the telemetry
     text = _all_files_text(tmp_path)
     assert "fake-binance-key" not in text
