@@ -302,6 +302,43 @@ def test_with_an_otlp_endpoint_variable_the_default_exporter_is_otlp(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_opentelemetry_per_signal_exporter_variables_choose_each_signals_exporter(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, receiver: OtlpReceiver
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.http_endpoint)
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "none")
+    monkeypatch.setenv("OTEL_LOGS_EXPORTER", "file")
+    tradetel.configure(data_dir=tmp_path)
+    with tradetel.span("traced"):
+        logging.getLogger("bot").warning("to the file")
+    tradetel.shutdown()
+    assert receiver.span_names() == ["traced"]
+    assert file_log_bodies(tmp_path) == ["to the file"]
+    assert not (tmp_path / "traces.jsonl").exists()
+    assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_tradetel_exporter_overrides_the_per_signal_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRADETEL_EXPORTER", "file")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    tradetel.configure(data_dir=tmp_path)
+    with tradetel.span("to a file"):
+        pass
+    tradetel.shutdown()
+    assert file_span_names(tmp_path) == ["to a file"]
+
+
+def test_an_unknown_per_signal_exporter_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "prometheus")
+    with pytest.raises(tradetel.ConfigError, match=r"^OTEL_METRICS_EXPORTER='prometheus'"):
+        tradetel.configure()
+
+
 def test_otlp_exporter_speaks_grpc_when_the_protocol_says_so(
     monkeypatch: pytest.MonkeyPatch, receiver: OtlpReceiver
 ) -> None:

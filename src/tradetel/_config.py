@@ -43,7 +43,7 @@ class Settings:
     """Everything configure() decided, with where each came from already resolved."""
 
     resource_attributes: dict[str, Any]
-    exporters: tuple[str, ...]
+    exporters: tuple[str, ...]  # every exporter any signal uses
     data_dir: Path
     trace_sample_rate: float
     metrics_interval: float
@@ -52,6 +52,11 @@ class Settings:
     file_backups: int = DEFAULT_FILE_BACKUPS
     metric_symbols: frozenset[str] = field(default_factory=frozenset)
     system_metrics: bool = True
+    #: the exporters of each signal (``traces``, ``metrics``, ``logs``) when they differ
+    by_signal: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def exporters_for(self, signal: str) -> tuple[str, ...]:
+        return self.by_signal.get(signal, self.exporters)
 
     @property
     def service_name(self) -> str:
@@ -104,8 +109,27 @@ def _script_name() -> str:
     return path.parent.name if path.stem == "__main__" and path.parent.name else path.stem
 
 
-def _exporters(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    where = "exporter"
+#: OpenTelemetry's per-signal exporter variables, honoured when neither ``exporter=`` nor
+#: ``TRADETEL_EXPORTER`` is given (what users of ``opentelemetry-instrument`` set).
+SIGNAL_VARIABLES = {
+    "traces": "OTEL_TRACES_EXPORTER",
+    "metrics": "OTEL_METRICS_EXPORTER",
+    "logs": "OTEL_LOGS_EXPORTER",
+}
+
+
+def _signal_exporters(value: str | Iterable[str] | None) -> dict[str, tuple[str, ...]]:
+    """The exporters of each signal: one choice for all, or OpenTelemetry's variables."""
+    chosen = _exporters(value)
+    if value is not None or _env("TRADETEL_EXPORTER") is not None:
+        return dict.fromkeys(SIGNAL_VARIABLES, chosen)
+    return {
+        signal: _exporters(_env(variable), variable) if _env(variable) else chosen
+        for signal, variable in SIGNAL_VARIABLES.items()
+    }
+
+
+def _exporters(value: str | Iterable[str] | None, where: str = "exporter") -> tuple[str, ...]:
     if value is None:
         env = _env("TRADETEL_EXPORTER")
         if env is not None:
@@ -234,13 +258,19 @@ def resolve(
         symbols = (_env("TRADETEL_METRIC_SYMBOLS") or "").split(",")
     if isinstance(symbols, str):
         symbols = symbols.split(",")
-    exporters = _exporters(exporter)
-    if "otlp" in exporters:  # checked now: configure() tears the old pipeline down next
-        for signal in ("traces", "metrics", "logs") if logs else ("traces", "metrics"):
+    by_signal = _signal_exporters(exporter)
+    if not logs:
+        del by_signal["logs"]
+    for signal, names in by_signal.items():
+        if "otlp" in names:  # checked now: configure() tears the old pipeline down next
             otlp_protocol(signal)
+    exporters = tuple(dict.fromkeys(n for names in by_signal.values() for n in names))
+    if len(exporters) > 1 and "none" in exporters:
+        exporters = tuple(n for n in exporters if n != "none")
     return Settings(
         resource_attributes=attrs,
         exporters=exporters,
+        by_signal=by_signal,
         data_dir=Path(data_dir),
         trace_sample_rate=_rate(trace_sample_rate),
         metrics_interval=_metrics_interval(metrics_interval),

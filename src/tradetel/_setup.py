@@ -268,14 +268,17 @@ def _build_into(
 
     resource = Resource.create(settings.resource_attributes)
     scope = InstrumentationScope("tradetel", __version__)
-    names = [n for n in settings.exporters if n != "none"]
+
+    def names(signal: str) -> list[str]:
+        return [n for n in settings.exporters_for(signal) if n != "none"]
+
     # the user's processors see spans and records as exporters do: without secrets
     span_processors = [ScrubbingSpanProcessor(sp) for sp in span_processors]
     log_processors = [ScrubbingLogProcessor(lp) for lp in log_processors]
 
     # traces
     drop_span = _dropped(p.registry, "span")
-    for name in names:
+    for name in names("traces"):
         p.span_workers.append(span_worker(exporters.span_exporter(name, settings), drop_span))
     workers = p.span_workers
     sink: Callable[[Any], None]
@@ -298,7 +301,7 @@ def _build_into(
 
     # metrics
     drop_metric = _dropped(p.registry, "metric")
-    for name in names:
+    for name in names("metrics"):
         exporter = exporters.metric_exporter(name, settings)
         p.readers.append(PeriodicReader(exporter, settings.metrics_interval, drop_metric))
     readers: list[MetricReader] = [*p.readers, *metric_readers]
@@ -317,7 +320,7 @@ def _build_into(
     drop_log = _dropped(p.registry, "log")
     if settings.logs:
         p.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        for name in names:
+        for name in names("logs"):
             p.log_workers.append(log_worker(exporters.log_exporter(name, settings), drop_log))
         if p.log_workers:
             p.logger_provider.add_log_record_processor(SinkLogProcessor(p.log_workers))
