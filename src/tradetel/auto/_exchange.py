@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Any
 
+import wrapt
+from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
+    BaseInstrumentor,  # the module is marked untyped
+)
 from opentelemetry.trace import SpanKind
 
 from .. import semconv as sc
+from .._config import _flag
 from .._internal import report_internal_error
 from .._metrics import Bound
 from .._runtime import STATE
@@ -77,6 +82,57 @@ class Report:
     status: str | None
     filled: float | None = None  # cumulative
     average: float | None = None
+
+
+class ClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base class is untyped
+    """Base of the exchange-client instrumentors: classes patched when their module is
+    imported (``hooks()``), restored by ``uninstrument()``.
+
+    ``instrument(track_orders=False)`` (or ``TRADETEL_TRACK_EXCHANGE_ORDERS=0``) keeps the
+    orders out of the order tracker, for programs that report them to it themselves.
+    """
+
+    active = False
+    track_orders = True
+    _patched: list[tuple[type, str, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._patched = []
+
+    def hooks(self) -> dict[str, Callable[[Any], None]]:
+        """Module name -> what to patch when it is imported."""
+        raise NotImplementedError
+
+    def _instrument(self, **kwargs: Any) -> None:
+        cls = type(self)
+        track = kwargs.get("track_orders")
+        cls.track_orders = (
+            _flag("TRADETEL_TRACK_EXCHANGE_ORDERS", True) if track is None else bool(track)
+        )
+        cls.active = True
+        for module, hook in self.hooks().items():  # import hooks stay; inactive, they do nothing
+            wrapt.register_post_import_hook(hook, module)
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        cls = type(self)
+        cls.active = False
+        while cls._patched:
+            target, name, original = cls._patched.pop()
+            setattr(target, name, original)
+
+    @classmethod
+    def patch(cls, target: type, name: str, wrapper: Callable[[Any], Any]) -> None:
+        """Wrap ``target.name`` (its own, not inherited) with ``wrapper(original)``, once."""
+        original = target.__dict__.get(name)
+        if (
+            original is None
+            or not callable(original)
+            or isinstance(original, wrapt.FunctionWrapper)
+        ):
+            return
+        setattr(target, name, wrapt.FunctionWrapper(original, wrapper(original)))
+        cls._patched.append((target, name, original))
 
 
 class Call:

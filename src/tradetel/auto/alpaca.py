@@ -10,20 +10,14 @@ it spends retrying a 429 is part of the call's duration.
 from __future__ import annotations
 
 import functools
-import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
-
-import wrapt
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,  # the module is marked untyped
-)
 
 from .. import semconv as sc
 from ..orders import normalize_reject_reason
 from . import _exchange
-from ._exchange import Call, Intent, OrderFeed, Report, lower, number, text
+from ._exchange import Call, ClientInstrumentor, Intent, OrderFeed, Report, lower, number, text
 
 __all__ = ["METHODS", "AlpacaInstrumentor"]
 
@@ -55,46 +49,28 @@ _STATUS = {
     "replaced": "canceled",  # ended by the order that replaced it
 }
 
-_patched: list[tuple[type, str, Any]] = []
-_settings = {"active": False, "track_orders": True}
 _feed: OrderFeed | None = None
 
 
-class AlpacaInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base class is untyped
+class AlpacaInstrumentor(ClientInstrumentor):
     """``AlpacaInstrumentor().instrument(track_orders=True)``; also loaded by the launcher."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("alpaca-py >= 0.30",)
 
-    def _instrument(self, **kwargs: Any) -> None:
-        track = kwargs.get("track_orders")
-        if track is None:
-            flag = os.environ.get("TRADETEL_TRACK_EXCHANGE_ORDERS", "1").strip().lower()
-            track = flag not in ("0", "false", "no", "off")
-        _settings["track_orders"] = bool(track)
-        _settings["active"] = True
-        wrapt.register_post_import_hook(_patch_client, "alpaca.trading.client")
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _settings["active"] = False
-        while _patched:
-            cls, name, original = _patched.pop()
-            setattr(cls, name, original)
+    def hooks(self) -> dict[str, Callable[[Any], None]]:
+        return {"alpaca.trading.client": _patch_client}
 
 
 def _patch_client(module: Any) -> None:
-    if not _settings["active"]:
-        return
-    cls = module.TradingClient
-    for name in METHODS:
-        original = cls.__dict__.get(name)
-        if callable(original) and not isinstance(original, wrapt.FunctionWrapper):
-            begin = functools.partial(_begin, name)
-            wrapper = _exchange.call_wrapper(
-                "alpaca instrumentation", False, begin, _failed, _succeeded
-            )
-            setattr(cls, name, wrapt.FunctionWrapper(original, wrapper))
-            _patched.append((cls, name, original))
+    if AlpacaInstrumentor.active:
+        for name in METHODS:
+            AlpacaInstrumentor.patch(module.TradingClient, name, functools.partial(_wrapper, name))
+
+
+def _wrapper(method: str, original: Any) -> Any:
+    begin = functools.partial(_begin, method)
+    return _exchange.call_wrapper("alpaca instrumentation", False, begin, _failed, _succeeded)
 
 
 class _State:
@@ -106,7 +82,7 @@ class _State:
 
 
 def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
-    if instance is None or not _settings["active"] or _exchange.nested(instance):
+    if instance is None or not AlpacaInstrumentor.active or _exchange.nested(instance):
         return None
     operation, names = METHODS[method]
     arguments = dict(zip(names, args, strict=False))
@@ -182,7 +158,7 @@ def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
 
 def _order_feed() -> OrderFeed | None:
     global _feed
-    if not _settings["track_orders"]:
+    if not AlpacaInstrumentor.track_orders:
         return None
     if _feed is None:
         _feed = OrderFeed()

@@ -13,21 +13,26 @@ loads a hundred exchange modules, which a program that does not use it should no
 
 from __future__ import annotations
 
+import functools
 import inspect
-import os
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
-
-import wrapt
-from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
-    BaseInstrumentor,  # the module is marked untyped
-)
 
 from .. import semconv as sc
 from .._internal import report_internal_error
 from . import _exchange
-from ._exchange import Call, Intent, OrderFeed, Report, guarded, lower, number, text
+from ._exchange import (
+    Call,
+    ClientInstrumentor,
+    Intent,
+    OrderFeed,
+    Report,
+    guarded,
+    lower,
+    number,
+    text,
+)
 
 __all__ = ["METHODS", "CcxtInstrumentor"]
 
@@ -64,33 +69,17 @@ _REASONS = {
     "RequestTimeout": "timeout",
 }
 
-_patched: list[tuple[type, str, Any]] = []  # (class, name, original) to undo
 _feeds: dict[str, OrderFeed] = {}
-_settings = {"active": False, "track_orders": True}
 
 
-class CcxtInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base class is untyped
+class CcxtInstrumentor(ClientInstrumentor):
     """``CcxtInstrumentor().instrument(track_orders=True)``; also loaded by the launcher."""
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("ccxt >= 4.0",)
 
-    def _instrument(self, **kwargs: Any) -> None:
-        track = kwargs.get("track_orders")
-        if track is None:
-            track = os.environ.get("TRADETEL_TRACK_EXCHANGE_ORDERS", "1").strip().lower() not in (
-                "0", "false", "no", "off",
-            )  # fmt: skip
-        _settings["track_orders"] = bool(track)
-        _settings["active"] = True
-        wrapt.register_post_import_hook(_patch_sync, "ccxt")
-        wrapt.register_post_import_hook(_patch_async, "ccxt.async_support")
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        _settings["active"] = False  # the import hooks stay registered, and do nothing
-        while _patched:
-            cls, name, original = _patched.pop()
-            setattr(cls, name, original)
+    def hooks(self) -> dict[str, Callable[[Any], None]]:
+        return {"ccxt": _patch_sync, "ccxt.async_support": _patch_async}
 
 
 def _patch_sync(module: Any) -> None:
@@ -106,7 +95,7 @@ def _patch_async(module: Any) -> None:
 
 
 def _patch_classes(base: type, exchanges: Iterable[Any]) -> None:
-    if not _settings["active"]:
+    if not CcxtInstrumentor.active:
         return
     try:
         classes: dict[type, None] = {base: None}
@@ -117,18 +106,10 @@ def _patch_classes(base: type, exchanges: Iterable[Any]) -> None:
                         classes[cls] = None
         for cls in classes:
             for name in METHODS:
-                _patch(cls, name, _call_wrapper)
-            _patch(cls, "throttle", _throttle_wrapper)
+                CcxtInstrumentor.patch(cls, name, functools.partial(_call_wrapper, name))
+            CcxtInstrumentor.patch(cls, "throttle", _throttle_wrapper)
     except Exception as exc:
         report_internal_error("ccxt instrumentation", exc)
-
-
-def _patch(cls: type, name: str, make: Any) -> None:
-    original = cls.__dict__.get(name)
-    if original is None or not callable(original) or isinstance(original, wrapt.FunctionWrapper):
-        return
-    setattr(cls, name, wrapt.FunctionWrapper(original, make(name, original)))
-    _patched.append((cls, name, original))
 
 
 # -- calls -------------------------------------------------------------------------------------
@@ -151,7 +132,7 @@ class _State:
 
 
 def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
-    if instance is None or not _settings["active"] or _exchange.nested(instance):
+    if instance is None or not CcxtInstrumentor.active or _exchange.nested(instance):
         return None
     operation, names = METHODS[method]
     arguments = dict(zip(names, args, strict=False))
@@ -246,7 +227,7 @@ def _edited(feed: OrderFeed, state: _State, report: Report, t0: float, t1: float
 
 
 # -- the rate limiter --------------------------------------------------------------------------
-def _throttle_wrapper(method: str, original: Any) -> Any:
+def _throttle_wrapper(original: Any) -> Any:
     if inspect.iscoroutinefunction(original):
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -269,7 +250,7 @@ def _throttle_wrapper(method: str, original: Any) -> Any:
 
 
 def _waited(instance: Any, seconds: float) -> None:
-    if _settings["active"] and instance is not None:
+    if CcxtInstrumentor.active and instance is not None:
         _exchange.record_wait(_venue(instance), seconds)
 
 
@@ -279,7 +260,7 @@ def _venue(instance: Any) -> str:
 
 # -- reading ccxt's structures -----------------------------------------------------------------
 def _feed(venue: str) -> OrderFeed | None:
-    if not _settings["track_orders"]:
+    if not CcxtInstrumentor.track_orders:
         return None
     feed = _feeds.get(venue)
     if feed is None:
