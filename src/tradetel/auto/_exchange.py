@@ -13,6 +13,7 @@ client in this process are followed; others' ids are ignored, not counted as ano
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -149,7 +150,6 @@ class Call:
         attributes: dict[str, Any],
     ) -> None:
         self.venue, self.method = venue, method
-        self._outer = _IN_CALL.set(client)
         self._span: TradetelSpan | None = None
         self._token: Any = None
         rt = STATE.runtime or STATE.resume()
@@ -162,6 +162,7 @@ class Call:
             self._span, self._token = start(
                 rt, sc.SPAN_EXCHANGE_PREFIX + method, SpanKind.CLIENT, attrs, rt.root_bound
             )
+        self._outer = _IN_CALL.set(client)  # last: nothing above may leave it set
         self._t0 = perf_counter_ns()
 
     @property
@@ -216,19 +217,24 @@ class OrderFeed:
 
         self.tracker = default_tracker
         self._keys: OrderedDict[str, str] = OrderedDict()  # venue order id -> tracker key
+        self._lock = threading.Lock()  # a sync client may be shared by threads
 
     def _remember(self, order_id: str | None, key: str) -> None:
         if order_id is None:
             return
-        self._keys[order_id] = key
-        self._keys.move_to_end(order_id)
-        while len(self._keys) > MAX_REMEMBERED:
-            self._keys.popitem(last=False)
+        with self._lock:
+            self._keys[order_id] = key
+            self._keys.move_to_end(order_id)
+            while len(self._keys) > MAX_REMEMBERED:
+                self._keys.popitem(last=False)
 
     def key_for(self, report: Report) -> str | None:
         """The tracker's key for a reported order placed here, else None."""
-        if report.order_id is not None and report.order_id in self._keys:
-            return self._keys[report.order_id]
+        if report.order_id is not None:
+            with self._lock:
+                key = self._keys.get(report.order_id)
+            if key is not None:
+                return key
         if report.client_id is not None and self.tracker.get(report.client_id) is not None:
             return report.client_id
         return None
