@@ -286,3 +286,14 @@ def test_the_launcher_explains_a_bad_command_line(
     result = _run("tradetel-run", *args, data_dir=tmp_path)
     assert result.returncode == status
     assert message in result.stderr
+
+
+def test_a_module_run_with_python_m_is_named_after_the_module(tmp_path: Path) -> None:
+    package = tmp_path / "mybot"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text("import tradetel\nwith tradetel.span('work'):\n    pass\n")
+    data = tmp_path / "data"
+    result = _run("tradetel-run", "python", "-m", "mybot", data_dir=data, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert {resource["service.name"] for resource, _ in file_spans(data)} == {"mybot"}

@@ -103,6 +103,10 @@ def instance_id() -> str:
 def _script_name() -> str:
     """The program's name: the script's, or the package's for ``python -m package``."""
     argv0 = sys.argv[0] if sys.argv and sys.argv[0] else ""
+    if argv0 == "-m":  # `python -m pkg` while Python starts (a launcher's sitecustomize)
+        orig = getattr(sys, "orig_argv", [])
+        if "-m" in orig[:-1]:
+            return str(orig[orig.index("-m") + 1]).rpartition(".")[2]
     if argv0 in ("", "-", "-c", "-m"):
         return "python"
     path = Path(argv0)

@@ -61,7 +61,7 @@ def check_declarations(command: Sequence[str], environ: Mapping[str, str]) -> st
     return None
 
 
-def launch(command: Sequence[str]) -> int:
+def launch(command: Sequence[str], prog: str = "tradetel-run") -> int:
     """Replace this process with ``command`` under tradetel; a status when that fails."""
     if not command:
         sys.stderr.write(USAGE)
@@ -70,18 +70,18 @@ def launch(command: Sequence[str]) -> int:
     if not disabled():
         error = check_declarations(command, env)
         if error is not None:
-            sys.stderr.write(f"tradetel-run: error: {error}\n")
+            sys.stderr.write(f"{prog}: error: {error}\n")
             return 2
     executable = shutil.which(command[0], path=env.get("PATH"))
     if executable is None:
-        sys.stderr.write(f"tradetel-run: error: command not found: {command[0]}\n")
+        sys.stderr.write(f"{prog}: error: command not found: {command[0]}\n")
         return 127
     sys.stdout.flush()
     sys.stderr.flush()
     try:
         os.execve(executable, list(command), env)
     except OSError as exc:
-        sys.stderr.write(f"tradetel-run: error: cannot run {command[0]}: {exc.strerror}\n")
+        sys.stderr.write(f"{prog}: error: cannot run {command[0]}: {exc.strerror}\n")
         return 126
 
 

@@ -19,10 +19,10 @@ logger = logging.getLogger("tradetel")
 #: ``idle`` (not started), ``running``, ``failed`` or ``disabled``
 state = "idle"
 
-#: Console scripts that only start another program: setting up telemetry in them is waste
-#: (and would write files for a process that is about to be replaced).
 FAILED = "tradetel: could not start, the program runs uninstrumented: %s"
 
+#: Console scripts that only start another program: setting up telemetry in them is waste
+#: (and would write files for a process that is about to be replaced).
 LAUNCHERS = frozenset({"tradetel-run", "tradetel", "opentelemetry-instrument"})
 
 
@@ -40,9 +40,7 @@ def start() -> str:
         configure()
     except Exception as exc:
         state = "failed"
-        logger.error(
-            "tradetel: could not start, the program runs uninstrumented: %s", describe(exc)
-        )
+        logger.error(FAILED, describe(exc))
     else:
         state = "running"
     return state
@@ -64,9 +62,7 @@ def start_from_site(folder: str) -> None:
 
         initialize()  # logs and swallows its own failures
     except Exception as exc:
-        logger.error(
-            "tradetel: could not start, the program runs uninstrumented: %s", describe(exc)
-        )
+        logger.error(FAILED, describe(exc))
     finally:
         if python_path is not None:
             os.environ["PYTHONPATH"] = python_path

@@ -24,7 +24,7 @@ def run(command: tuple[str, ...]) -> None:
     """
     from ..auto._launcher import launch
 
-    raise SystemExit(launch(command))
+    raise SystemExit(launch(command, prog="tradetel run"))
 
 
 def main() -> None:
