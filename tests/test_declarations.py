@@ -503,3 +503,19 @@ def test_instrumentor_wraps_at_import_until_uninstrumented(
         instrumentor.uninstrument()
     _import(f"{pkg}.risk")
     assert wrapped() == [f"{pkg}.exec:place_order=order"]
+
+
+def test_declaring_the_main_script_by_its_file_name_is_warned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = tmp_path / f"bot_{uuid.uuid4().hex[:8]}.py"
+    script.write_text("def main():\n    pass\n")
+    monkeypatch.setattr(sys, "argv", [str(script)])
+    entry = f"{script.stem}:main=strategy"
+    with caplog.at_level(logging.WARNING, logger="tradetel"):
+        apply(parse_declarations(entry, "TRADETEL_INSTRUMENT"))
+    assert _warnings(caplog) == [
+        f"tradetel: TRADETEL_INSTRUMENT entry 1 '{entry}': {script.stem} is the program's main "
+        f"script, which runs as __main__ and is never imported as {script.stem}; declare "
+        "functions in the modules it imports"
+    ]

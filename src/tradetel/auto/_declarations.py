@@ -150,8 +150,19 @@ def apply(declarations: Iterable[Declaration]) -> None:
             if declaration not in known:
                 known.append(declaration)
             modules.setdefault(declaration.module, []).append(declaration)
+    main = _main_script_module()
     for name, declared in modules.items():
-        if name not in sys.modules and not _module_exists(name):
+        if name == main:
+            for declaration in declared:
+                warn_once(
+                    f"declarations: main script {declaration.where}",
+                    "tradetel: %s: %s is the program's main script, which runs as __main__ and "
+                    "is never imported as %s; declare functions in the modules it imports",
+                    declaration.where,
+                    name,
+                    name,
+                )
+        elif name not in sys.modules and not _module_exists(name):
             for declaration in declared:
                 warn_once(
                     f"declarations: no module {declaration.where}",
@@ -199,6 +210,14 @@ def _module_exists(name: str) -> bool:
     except (ImportError, ValueError):
         return False
     return True
+
+
+def _main_script_module() -> str | None:
+    """The name the main script (``python bot.py``) would have if it were imported."""
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is None or script.suffix != ".py" or not script.is_file():
+        return None
+    return script.stem
 
 
 def _script_directory() -> list[str]:
