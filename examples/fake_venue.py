@@ -17,6 +17,7 @@ otherwise rest until ``venue.fill_resting()``. Fees are zero and resting orders 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import socket
@@ -142,7 +143,9 @@ class FakeVenue:
         server.venue, server.connections = self, set()
         self._server = server
         self.url = f"http://127.0.0.1:{server.server_address[1]}"
-        threading.Thread(target=server.serve_forever, name="fake-venue", daemon=True).start()
+        # a short poll: stop() waits for the serving loop to notice, up to one interval
+        serve = functools.partial(server.serve_forever, poll_interval=0.05)
+        threading.Thread(target=serve, name="fake-venue", daemon=True).start()
         return self
 
     def stop(self) -> None:

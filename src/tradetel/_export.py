@@ -15,7 +15,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from opentelemetry.context import Context
@@ -225,7 +225,7 @@ def scrub_span(span: ReadableSpan) -> ReadableSpan:
 def scrub_log(record: ReadableLogRecord) -> ReadableLogRecord:
     """``record``, or a copy without the secrets in its body and attributes."""
     inner = record.log_record
-    body = scrub(inner.body) if isinstance(inner.body, str) else inner.body
+    body = _scrub_body(inner.body)
     attributes = scrub_attributes(inner.attributes)
     if attributes is None and body == inner.body:
         return record
@@ -239,6 +239,16 @@ def scrub_log(record: ReadableLogRecord) -> ReadableLogRecord:
         instrumentation_scope=record.instrumentation_scope,
         limits=record.limits,
     )
+
+
+def _scrub_body(body: Any) -> Any:
+    """A log body without secrets: text, or a mapping (structured logs) one level deep."""
+    if isinstance(body, str):
+        return scrub(body)
+    if isinstance(body, Mapping):
+        clean = scrub_attributes(body)
+        return body if clean is None else clean
+    return body
 
 
 def span_worker(exporter: SpanExporter, on_drop: Callable[[int], None]) -> BatchWorker[Any]:
@@ -307,8 +317,7 @@ class ScrubbingLogProcessor(LogRecordProcessor):
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         record = log_record.log_record
-        if isinstance(record.body, str):
-            record.body = scrub(record.body)
+        record.body = _scrub_body(record.body)
         attributes = scrub_attributes(record.attributes)
         if attributes is not None:
             record.attributes = attributes

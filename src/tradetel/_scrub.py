@@ -31,12 +31,14 @@ _RELATIVE_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"<>()\[\]{}#]*=[^\s'\"<>()\[\]
 # (X-MBX-APIKEY, APCA-API-SECRET-KEY, OK-ACCESS-SIGN): "sign" only as a whole part.
 _SECRET_WORDS = (
     r"api[_-]?key|api[_-]?secret|secret|signature|passphrase|password|passwd|"
-    r"access[_-]?token|token|access[_-]?key|private[_-]?key|authorization|cookie|sign"
+    r"access[_-]?token|token|access[_-]?key|private[_-]?key|authorization|cookie|sign|sig"
 )
-# key=value and "key": "value" pairs whose key names a secret; a "Bearer " prefix goes too
+# key=value and "key": "value" pairs whose key names a secret; the value is a quoted string
+# (spaces and all, b'' too) or a bare word, with a "Bearer " prefix
 _SECRET_VALUE = re.compile(
     rf"(?i)\b((?:[a-z0-9]+[_-])*(?:{_SECRET_WORDS})(?:[_-][a-z0-9]+)*)"
-    r"(\s*=\s*['\"]?|['\"]?\s*:\s*['\"]?)(?:(?:bearer|basic)\s+)?[^\s&'\",;)}]+"
+    r"(\s*=\s*|['\"]?\s*:\s*)((?:b(?=['\"]))?)"
+    r"(?:\"[^\"\n]*\"|'[^'\n]*'|(?:(?:bearer|basic)\s+)?[^\s&'\",;)}]+)"
 )
 # an attribute key naming a secret: the words above as a part of its last dotted component
 _SECRET_KEY = re.compile(rf"(?i)(?:^|[._-])(?:{_SECRET_WORDS})(?:$|[._-])")
@@ -64,7 +66,14 @@ def scrub(text: str) -> str:
         return text  # nothing a secret could hide in
     text = _URL.sub(_scrub_url, text)
     text = _RELATIVE_QUERY.sub("", text)
-    return _SECRET_VALUE.sub(rf"\1\2{REDACTED}", text)
+    return _SECRET_VALUE.sub(_redact, text)
+
+
+def _redact(match: re.Match[str]) -> str:
+    key, separator, prefix = match.group(1, 2, 3)
+    value = match.group(0)[match.end(3) - match.start(0) :]
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{key}{separator}{prefix}{quote}{REDACTED}{quote}"
 
 
 def scrub_message(text: str) -> str:
