@@ -30,7 +30,8 @@ from opentelemetry.trace import SpanKind
 
 from .. import semconv as sc
 from .._config import _flag
-from .._internal import report_internal_error
+from .._errors import ConfigError
+from .._internal import logger, report_internal_error
 from .._metrics import Bound
 from .._runtime import STATE
 from .._span import TradetelSpan, clean_value, finish, start
@@ -108,9 +109,13 @@ class ClientInstrumentor(BaseInstrumentor):  # type: ignore[misc]  # the base cl
     def _instrument(self, **kwargs: Any) -> None:
         cls = type(self)
         track = kwargs.get("track_orders")
-        cls.track_orders = (
-            _flag("TRADETEL_TRACK_EXCHANGE_ORDERS", True) if track is None else bool(track)
-        )
+        if track is None:
+            try:
+                track = _flag("TRADETEL_TRACK_EXCHANGE_ORDERS", True)
+            except ConfigError as exc:  # must not stop the instrumentors loaded after this one
+                logger.error("tradetel: %s; orders are tracked", exc)
+                track = True
+        cls.track_orders = bool(track)
         cls.active = True
         for module, hook in self.hooks().items():  # import hooks stay; inactive, they do nothing
             wrapt.register_post_import_hook(hook, module)
@@ -242,7 +247,7 @@ class OrderFeed:
     def placed(self, intent: Intent, report: Report, t0: float, t1: float) -> None:
         """The venue answered a new order (``t0``/``t1``: the call's start and end)."""
         key = report.client_id or intent.client_id or report.order_id
-        if key is None or intent.quantity is None:
+        if key is None or intent.quantity is None or intent.quantity <= 0:
             return
         self.tracker.submitted(
             key, venue=intent.venue, symbol=intent.symbol, side=intent.side,
@@ -257,7 +262,9 @@ class OrderFeed:
     def refused(self, intent: Intent, reason: object, t0: float, t1: float) -> None:
         """The venue refused a new order."""
         key = intent.client_id or f"refused-{time.time_ns():x}"
-        if intent.quantity is None:
+        # the tracker follows no order without a positive quantity (it would count a bad input
+        # and then an unknown order): one the venue refused for it is only the call's error
+        if intent.quantity is None or intent.quantity <= 0:
             return
         self.tracker.submitted(
             key, venue=intent.venue, symbol=intent.symbol, side=intent.side,
@@ -267,7 +274,7 @@ class OrderFeed:
 
     def unknown(self, intent: Intent, t0: float) -> None:
         """A new order whose fate the call could not tell (a timeout): open, if findable."""
-        if intent.client_id is None or intent.quantity is None:
+        if intent.client_id is None or intent.quantity is None or intent.quantity <= 0:
             return  # without an id no later report could find it: it would look stuck
         self.tracker.submitted(
             intent.client_id, venue=intent.venue, symbol=intent.symbol, side=intent.side,
@@ -320,7 +327,8 @@ class OrderFeed:
     ) -> None:
         """A trade (execution) of an order placed here that is still open."""
         key = self.key_for(Report(order_id, None, None))
-        if key is not None:
+        # the trades of an order that ended are old news, not late reports
+        if key is not None and self.tracker.get(key) is not None:
             self.tracker.filled(key, quantity, price, exec_id=exec_id, ts=ts)
 
 

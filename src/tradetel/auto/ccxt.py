@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import semconv as sc
 from .._internal import report_internal_error
+from ..orders import normalize_reject_reason
 from . import _exchange
 from ._exchange import (
     Call,
@@ -66,7 +67,6 @@ _REASONS = {
     "InvalidOrder": "invalid_order",
     "RateLimitExceeded": "rate_limited",
     "DDoSProtection": "rate_limited",
-    "RequestTimeout": "timeout",
 }
 
 _feeds: dict[str, OrderFeed] = {}
@@ -159,17 +159,18 @@ def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
 
 def _failed(state: _State, exc: BaseException) -> None:
     refused = state.method in ("create_order", "create_orders") and _refused(exc)
+    reason = (_reason(exc) or normalize_reject_reason(exc)) if refused else None
     try:  # fed while the call's span is current: the tracker's spans link to it
         feed = _feed(state.call.venue)
         if feed is not None and state.method in ("create_order", "create_orders"):
             t1 = time.time()
             for intent in _intents(state):
-                if refused:
-                    feed.refused(intent, exc, state.t0, t1)
+                if reason is not None:
+                    feed.refused(intent, reason, state.t0, t1)
                 else:
                     feed.unknown(intent, state.t0)
     finally:
-        state.call.end(exc, reject_reason=_reason(exc) if refused else None)
+        state.call.end(exc, reject_reason=reason)
 
 
 def _succeeded(state: _State, result: Any) -> None:
@@ -177,8 +178,8 @@ def _succeeded(state: _State, result: Any) -> None:
         span = state.call.span
         if span is not None and state.method in _PLACING and isinstance(result, dict):
             report = _report(result)
-            if report.order_id is not None:
-                span.attributes[sc.ORDER_ID] = report.order_id
+            if report.order_id is not None:  # an amend keeps the id of the order it changed
+                span.attributes.setdefault(sc.ORDER_ID, report.order_id)
             if report.status is not None:
                 span.attributes[sc.ORDER_STATUS] = report.status
         feed = _feed(state.call.venue)
