@@ -166,13 +166,15 @@ class FakeVenue:
         with self._lock:
             self._failures.extend([status] * times)
 
-    def fill_resting(self, client_order_id: str | None = None) -> int:
-        """Fills resting limit orders (all, or the one with this id) at their limit price."""
+    def fill_resting(self, client_order_id: str | None = None, fraction: float = 1.0) -> int:
+        """Fills resting limit orders (all, or the one with this id) at their limit price;
+        a Binance order by ``fraction`` of its quantity (one more trade) when below 1."""
         filled = 0
         with self._lock:
             for order in self._binance_orders.values():
-                if order["status"] == "NEW" and client_order_id in (None, order["clientOrderId"]):
-                    self._binance_fill(order, float(order["price"]))
+                live = order["status"] in ("NEW", "PARTIALLY_FILLED")
+                if live and client_order_id in (None, order["clientOrderId"]):
+                    self._binance_fill(order, float(order["price"]), fraction)
                     filled += 1
             for order in self._alpaca_orders.values():
                 if order["status"] == "new" and client_order_id in (None, order["client_order_id"]):
@@ -338,16 +340,20 @@ class FakeVenue:
         # newOrderRespType FULL, ccxt's default: the order as placed, with its fills
         return {**self._binance_view(order, _QUERY_ONLY), "transactTime": now}
 
-    def _binance_fill(self, order: dict[str, Any], price: float) -> None:
-        """Fills the whole order at `price` and moves the funds: fees are zero."""
+    def _binance_fill(self, order: dict[str, Any], price: float, fraction: float = 1.0) -> None:
+        """Fills the order (what is left, or `fraction` of it) at `price`; fees are zero."""
         base, quote, *_ = _MARKETS[order["symbol"]]
-        qty = float(order["origQty"])
+        done = float(order["executedQty"])
+        left = float(order["origQty"]) - done
+        qty = min(left, float(order["origQty"]) * fraction)
         sign = 1 if order["side"] == "BUY" else -1
         self.balance[base] = self.balance.get(base, 0.0) + sign * qty
         self.balance[quote] = self.balance.get(quote, 0.0) - sign * qty * price
         trade_id = len(self._trades) + 1
-        order.update(status="FILLED", executedQty=_f8(qty), updateTime=_ms(),
-                     cummulativeQuoteQty=_f8(qty * price), isWorking=False)  # fmt: skip
+        status = "FILLED" if qty >= left - 1e-12 else "PARTIALLY_FILLED"
+        quote_qty = float(order["cummulativeQuoteQty"]) + qty * price
+        order.update(status=status, executedQty=_f8(done + qty), updateTime=_ms(),
+                     cummulativeQuoteQty=_f8(quote_qty), isWorking=status != "FILLED")  # fmt: skip
         fee_asset = base if sign > 0 else quote  # the fee is charged in what was received
         fill = {"price": _f8(price), "qty": _f8(qty), "commission": _f8(0),
                 "commissionAsset": fee_asset, "tradeId": trade_id}  # fmt: skip
@@ -379,11 +385,12 @@ class FakeVenue:
         return {key: value for key, value in order.items() if key not in omit}
 
     def _binance_open(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        live = ("NEW", "PARTIALLY_FILLED")
         return [o for o in self._binance_orders.values()
-                if o["status"] == "NEW" and p.get("symbol") in (None, o["symbol"])]  # fmt: skip
+                if o["status"] in live and p.get("symbol") in (None, o["symbol"])]  # fmt: skip
 
     def _binance_cancel(self, order: dict[str, Any], p: dict[str, str]) -> dict[str, Any]:
-        if order["status"] != "NEW":  # the venue rejects cancels of finished orders alike
+        if order["status"] not in ("NEW", "PARTIALLY_FILLED"):  # a finished order: unknown
             raise _binance_error(400, -2011, "Unknown order sent.")
         order.update(status="CANCELED", updateTime=_ms(), isWorking=False)
         view = self._binance_view(order, (*_QUERY_ONLY, "fills", "workingTime"))
@@ -429,6 +436,9 @@ class FakeVenue:
             ),
             ("GET", "/orders/{id}"): lambda: (200, self._alpaca_find("id", oid)),
             ("DELETE", "/orders/{id}"): lambda: self._alpaca_cancel(self._alpaca_find("id", oid)),
+            ("PATCH", "/orders/{id}"): lambda: (
+                200, self._alpaca_replace(self._alpaca_find("id", oid), json.loads(request.body))
+            ),
             ("GET", "/account"): lambda: (200, self._alpaca_account()),
             ("GET", "/positions"): lambda: (200, list(map(self._alpaca_position, self._positions))),
         }  # fmt: skip
@@ -460,6 +470,18 @@ class FakeVenue:
 
     def _cash_asset(self) -> str:
         return "USD" if "USD" in self.balance else "USDT"
+
+    def _alpaca_replace(self, old: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+        """Replaces an open order: a new order (new id) that `replaces` it, the old `replaced`."""
+        if old["status"] not in ("new", "accepted", "partially_filled"):
+            raise _alpaca_error(422, 42210000, "order is not replaceable")
+        request = {k: old[k] for k in ("symbol", "side", "type", "time_in_force", "limit_price")}
+        request["qty"] = data.get("qty") or old["qty"]
+        request["limit_price"] = data.get("limit_price") or old["limit_price"]
+        new = self._alpaca_new_order(request | {"client_order_id": data.get("client_order_id")})
+        old.update(status="replaced", replaced_by=new["id"], replaced_at=_rfc3339())
+        new["replaces"] = old["id"]
+        return new
 
     def _alpaca_new_order(self, data: dict[str, Any]) -> dict[str, Any]:
         """Validates like Alpaca (quantity, then buying power), then fills or rests the order."""

@@ -609,3 +609,54 @@ def test_a_bad_track_orders_variable_is_logged_and_orders_stay_tracked(
 
     assert any("TRADETEL_TRACK_EXCHANGE_ORDERS" in r.getMessage() for r in caplog.records)
     assert events(tradetel_capture, "filled") == 1
+
+
+def test_a_partial_fill_seen_by_fetch_order_and_fetch_my_trades_counts_once(
+    tradetel_capture: Capture, venue: FakeVenue, binance: ccxt.binance
+) -> None:
+    order = limit_buy(binance, "p-1")
+    venue.fill_resting("p-1", fraction=0.5)
+    binance.fetch_order(order["id"], BTC)  # a bot polling its order ...
+    binance.fetch_my_trades(BTC)  # ... and its trades: the same half
+    assert default_tracker.get("p-1")["filled_quantity"] == pytest.approx(0.005)
+
+    venue.fill_resting("p-1")  # the rest: seen first as a trade, then by the order
+    binance.fetch_my_trades(BTC)
+    binance.fetch_order(order["id"], BTC)
+    assert default_tracker.get("p-1") is None  # complete
+    assert events(tradetel_capture, "partially_filled") == 1
+    assert events(tradetel_capture, "filled") == 1
+    assert tradetel_capture.points(sc.ORDER_ANOMALIES) == []
+
+
+def test_a_refused_resend_of_a_live_order_id_leaves_the_live_order_open(
+    tradetel_capture: Capture, binance: ccxt.binance
+) -> None:
+    limit_buy(binance, "live-1")
+    with pytest.raises(ccxt.InvalidOrder):  # Binance: "Duplicate order sent."
+        limit_buy(binance, "live-1")
+
+    assert default_tracker.get("live-1")["status"] == "acked"
+    assert events(tradetel_capture, "rejected") == 0
+    (anomaly,) = tradetel_capture.points(sc.ORDER_ANOMALIES)
+    assert anomaly.attributes[sc.ANOMALY] == "duplicate"
+
+
+def test_an_alpaca_replace_ends_the_old_order_and_follows_the_new_one(
+    tradetel_capture: Capture, venue: FakeVenue, alpaca: TradingClient
+) -> None:
+    from alpaca.trading.requests import ReplaceOrderRequest
+
+    old = alpaca.submit_order(
+        LimitOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY,
+                          time_in_force=TimeInForce.DAY, limit_price=1.0, client_order_id="r-1")
+    )  # fmt: skip
+    new = alpaca.replace_order_by_id(old.id, ReplaceOrderRequest(qty=2, limit_price=2.0))
+    venue.fill_resting(new.client_order_id)
+    alpaca.get_order_by_id(new.id)
+
+    span = tradetel_capture.span("exchange replace_order_by_id")
+    assert span.attributes[sc.ORDER_ID] == str(old.id)
+    assert events(tradetel_capture, "canceled") == 1
+    assert events(tradetel_capture, "filled") == 1
+    assert default_tracker.open_orders() == []

@@ -74,6 +74,9 @@ def test_urls_keep_their_host_and_path_but_lose_query_fragment_and_credentials(
         ('password="two words" ok', 'password="***" ok'),
         ("{'X-MBX-APIKEY': b'k3y'}", "{'X-MBX-APIKEY': b'***'}"),
         ("sig=c0ffee&signal=buy", "sig=***&signal=buy"),
+        ("secretKey=abc clientSecret=def AccessKeyId=ghi", "secretKey=*** clientSecret=*** "
+         "AccessKeyId=***"),
+        ('{"listenKey": "pqr", "signalStrength": 2}', '{"listenKey": "***", "signalStrength": 2}'),
     ],
 )  # fmt: skip
 def test_values_of_keys_that_name_a_secret_are_redacted(text: str, shown: str) -> None:
@@ -222,6 +225,24 @@ def test_a_structured_log_body_is_scrubbed_too() -> None:
     clean = scrub_log(record)
 
     assert clean.log_record.body == {"apiKey": "***", "url": UNSIGNED, "qty": 1}
+
+
+def test_secrets_nested_in_log_attributes_are_scrubbed() -> None:
+    request = {"headers": {"X-MBX-APIKEY": "KEY123"}, "params": [{"signature": "SIG456"}]}
+    record = readable_log("order sent", {"request": request, "qty": 1})
+
+    clean = scrub_log(record)
+
+    assert clean.log_record.attributes["request"] == {
+        "headers": {"X-MBX-APIKEY": "***"},
+        "params": ({"signature": "***"},),
+    }
+    assert clean.log_record.attributes["qty"] == 1
+
+
+@pytest.mark.parametrize("header", ["key", "KEY", "x-mbx-apikey", "apca-api-secret-key"])
+def test_an_api_key_header_attribute_is_redacted(header: str) -> None:
+    assert is_secret_key(f"http.request.header.{header}")
 
 
 # -- through configure() ------------------------------------------------------------------------

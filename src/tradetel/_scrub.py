@@ -28,20 +28,27 @@ _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*://)[^\s/?#]*@")
 # A query string after a path without a scheme, as in requests' "url: /v3/order?x=1".
 _RELATIVE_QUERY = re.compile(r"(?<=[^\s?])\?[^\s'\"<>()\[\]{}#]*=[^\s'\"<>()\[\]{}]*")
 # The words that make a key a secret's, alone or as one part of a longer name
-# (X-MBX-APIKEY, APCA-API-SECRET-KEY, OK-ACCESS-SIGN): "sign" only as a whole part.
+# (X-MBX-APIKEY, APCA-API-SECRET-KEY, OK-ACCESS-SIGN, secretKey): "sign" only as a whole part.
 _SECRET_WORDS = (
     r"api[_-]?key|api[_-]?secret|secret|signature|passphrase|password|passwd|"
-    r"access[_-]?token|token|access[_-]?key|private[_-]?key|authorization|cookie|sign|sig"
+    r"access[_-]?token|token|access[_-]?key|private[_-]?key|listen[_-]?key|authorization|"
+    r"cookie|sign|sig"
 )
+# The parts of a name around a secret word: "x-mbx-", "client" in clientSecret, "Id" in
+# AccessKeyId. A camelCase part must start upper-case, so "signal" is not "sig" + "nal".
+_BEFORE = r"(?:[a-z0-9]+[_-]|(?-i:[a-z0-9]+(?=[A-Z])))*"
+_AFTER = r"(?:[_-][a-z0-9]+|(?-i:[A-Z][a-z0-9]*))*"
 # key=value and "key": "value" pairs whose key names a secret; the value is a quoted string
 # (spaces and all, b'' too) or a bare word, with a "Bearer " prefix
 _SECRET_VALUE = re.compile(
-    rf"(?i)\b((?:[a-z0-9]+[_-])*(?:{_SECRET_WORDS})(?:[_-][a-z0-9]+)*)"
+    rf"(?i)\b({_BEFORE}(?:{_SECRET_WORDS}){_AFTER})"
     r"(\s*=\s*|['\"]?\s*:\s*)((?:b(?=['\"]))?)"
     r"(?:\"[^\"\n]*\"|'[^'\n]*'|(?:(?:bearer|basic)\s+)?[^\s&'\",;)}]+)"
 )
-# an attribute key naming a secret: the words above as a part of its last dotted component
-_SECRET_KEY = re.compile(rf"(?i)(?:^|[._-])(?:{_SECRET_WORDS})(?:$|[._-])")
+# an attribute key naming a secret: one of the words as a part of its last dotted component,
+# or that component being "key" (the API-key header of gate, poloniex, zaif)
+_SECRET_KEY = re.compile(rf"(?i)^(?:key|{_BEFORE}(?:{_SECRET_WORDS}){_AFTER})$")
+_NESTING = 8  # how deep scrubbing goes into mappings and lists of structured logs
 #: What replaces a secret.
 REDACTED = "***"
 
@@ -92,19 +99,23 @@ def describe(exc: BaseException) -> str:
 
 def is_secret_key(key: str) -> bool:
     """Does an attribute or header name (``x-mbx-apikey``, ``api_secret``) name a secret?"""
-    return _SECRET_KEY.search(key.rpartition(".")[2]) is not None
+    return _SECRET_KEY.match(key.rpartition(".")[2]) is not None
 
 
-def _scrub_value(key: str, value: Any) -> Any:
+def _scrub_value(key: str, value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
-        return REDACTED if is_secret_key(key) else scrub(value)
-    if (
-        isinstance(value, Sequence)
-        and not isinstance(value, (bytes, bytearray))
-        and any(isinstance(v, str) for v in value)
-    ):
-        secret = is_secret_key(key)
-        return tuple((REDACTED if secret else scrub(v)) if isinstance(v, str) else v for v in value)
+        if is_secret_key(key):
+            return REDACTED
+        clean = scrub(value)
+        return value if clean == value else clean  # the same object: nothing changed
+    if depth >= _NESTING or isinstance(value, (bytes, bytearray)):
+        return value
+    if isinstance(value, Mapping):  # a structured log body or a map attribute
+        mapping = {k: _scrub_value(str(k), v, depth + 1) for k, v in value.items()}
+        return value if mapping == value else mapping
+    if isinstance(value, Sequence) and any(isinstance(v, (str, Mapping, Sequence)) for v in value):
+        items = tuple(_scrub_value(key, v, depth + 1) for v in value)
+        return value if list(items) == list(value) else items
     return value
 
 
@@ -115,7 +126,7 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
     changed: dict[str, Any] | None = None
     for key, value in attributes.items():
         clean = _scrub_value(key, value)
-        if clean != value and not (isinstance(value, list) and list(clean) == value):
+        if clean is not value:
             if changed is None:
                 changed = dict(attributes)
             changed[key] = clean

@@ -223,6 +223,8 @@ class OrderFeed:
         self.tracker = default_tracker
         self._keys: OrderedDict[str, str] = OrderedDict()  # venue order id -> tracker key
         self._lock = threading.Lock()  # a sync client may be shared by threads
+        # per tracker key: the trade ids seen and the quantity they add up to
+        self._trades: OrderedDict[str, tuple[set[str], float]] = OrderedDict()
 
     def _remember(self, order_id: str | None, key: str) -> None:
         if order_id is None:
@@ -266,11 +268,13 @@ class OrderFeed:
         # and then an unknown order): one the venue refused for it is only the call's error
         if intent.quantity is None or intent.quantity <= 0:
             return
-        self.tracker.submitted(
+        already_open = self.tracker.get(key) is not None
+        self.tracker.submitted(  # for an id already open: counted as a duplicate, no more
             key, venue=intent.venue, symbol=intent.symbol, side=intent.side,
             order_type=intent.order_type, quantity=intent.quantity, price=intent.price, ts=t0,
         )  # fmt: skip
-        self.tracker.rejected(key, reason=reason, ts=t1)
+        if not already_open:  # a refused resend (after a timeout) must not end the live order
+            self.tracker.rejected(key, reason=reason, ts=t1)
 
     def unknown(self, intent: Intent, t0: float) -> None:
         """A new order whose fate the call could not tell (a timeout): open, if findable."""
@@ -290,6 +294,32 @@ class OrderFeed:
         if report.status in (None, "canceled"):
             report.status = "canceled"
         self.reported(report, t1, key)
+
+    def replaced(
+        self,
+        old_id: str | None,
+        report: Report,
+        t0: float,
+        t1: float,
+        quantity: float | None = None,
+        price: float | None = None,
+    ) -> None:
+        """An amend: a venue that made it a new order (a new id) ended the old one, and the
+        new one is followed from here (with the old one's symbol, side and type)."""
+        key = self.key_for(Report(old_id, None, None))
+        view = self.tracker.get(key) if key is not None else None
+        if view is None:
+            return
+        if report.order_id is None or report.order_id == old_id:
+            self.reported(report, t1, key)
+            return
+        self.canceled(Report(old_id, None, "canceled"), t0, t1)
+        intent = Intent(
+            venue=view["venue"], symbol=view["symbol"], side=view["side"],
+            order_type=view["order_type"], quantity=quantity or view["quantity"], price=price,
+            client_id=None,
+        )  # fmt: skip
+        self.placed(intent, report, t0, t1)
 
     def cancel_requested(self, report: Report, t0: float) -> None:
         """A cancel that the venue accepted, to be confirmed by a later report."""
@@ -325,11 +355,30 @@ class OrderFeed:
     def trade(
         self, order_id: str | None, quantity: float, price: float, exec_id: Any, ts: float
     ) -> None:
-        """A trade (execution) of an order placed here that is still open."""
+        """A trade (execution) of an order placed here that is still open.
+
+        Its quantity goes to the tracker as the order's running total of the trades seen, so
+        that trades and cumulative reports (``reported``) of the same fills count them once.
+        """
         key = self.key_for(Report(order_id, None, None))
-        # the trades of an order that ended are old news, not late reports
-        if key is not None and self.tracker.get(key) is not None:
-            self.tracker.filled(key, quantity, price, exec_id=exec_id, ts=ts)
+        if key is None:
+            return
+        view = self.tracker.get(key)
+        with self._lock:
+            if view is None:  # ended: its trades are old news, not late reports
+                self._trades.pop(key, None)
+                return
+            seen, total = self._trades.pop(key, (set(), 0.0))
+            new = exec_id is None or str(exec_id) not in seen
+            if new:
+                if exec_id is not None:
+                    seen.add(str(exec_id))
+                total += quantity
+            self._trades[key] = (seen, total)
+            while len(self._trades) > MAX_REMEMBERED:
+                self._trades.popitem(last=False)
+        if new and total > view["filled_quantity"]:  # else a report counted these fills
+            self.tracker.filled(key, quantity, price, cumulative_quantity=total, ts=ts)
 
 
 def _fill_price(view: dict[str, Any], filled: float, average: float | None) -> Any:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from .. import semconv as sc
+from .._internal import report_internal_error
 from ..orders import normalize_reject_reason
 from . import _exchange
 from ._exchange import Call, ClientInstrumentor, Intent, OrderFeed, Report, lower, number, text
@@ -63,9 +64,13 @@ class AlpacaInstrumentor(ClientInstrumentor):
 
 
 def _patch_client(module: Any) -> None:
-    if AlpacaInstrumentor.active:
-        for name in METHODS:
-            AlpacaInstrumentor.patch(module.TradingClient, name, functools.partial(_wrapper, name))
+    try:
+        if AlpacaInstrumentor.active:
+            for name in METHODS:
+                patch = functools.partial(_wrapper, name)
+                AlpacaInstrumentor.patch(module.TradingClient, name, patch)
+    except Exception as exc:  # never into the program's import
+        report_internal_error("alpaca instrumentation", exc)
 
 
 def _wrapper(method: str, original: Any) -> Any:
@@ -109,17 +114,20 @@ def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
 
 
 def _failed(state: _State, exc: BaseException) -> None:
-    reason = _reason(exc)
+    reason = None
     try:
+        if state.method != "submit_order":
+            return
+        reason = _reason(exc)
         feed = _order_feed()
-        if feed is not None and state.method == "submit_order":
+        if feed is not None and getattr(exc, "status_code", None) != 401:  # 401: not sent
             intent = _intent(state.arguments.get("order_data"))
             if reason is not None:
                 feed.refused(intent, reason, state.t0, time.time())
             else:
                 feed.unknown(intent, state.t0)
     finally:
-        state.call.end(exc, reject_reason=reason if state.method == "submit_order" else None)
+        state.call.end(exc, reject_reason=reason)
 
 
 def _succeeded(state: _State, result: Any) -> None:
@@ -127,8 +135,8 @@ def _succeeded(state: _State, result: Any) -> None:
         span = state.call.span
         if span is not None and state.method in ("submit_order", "replace_order_by_id"):
             report = _report(result)
-            if report.order_id is not None:
-                span.attributes[sc.ORDER_ID] = report.order_id
+            if report.order_id is not None:  # an amend keeps the id of the order it changed
+                span.attributes.setdefault(sc.ORDER_ID, report.order_id)
             if report.status is not None:
                 span.attributes[sc.ORDER_STATUS] = report.status
         feed = _order_feed()
@@ -152,8 +160,10 @@ def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
         for order in result if isinstance(result, list) else [result]:
             feed.reported(_report(order), t1)
     elif method == "replace_order_by_id":
-        feed.reported(_report(result), t1)  # the new order, if it was placed here
-        feed.cancel_requested(Report(text(state.arguments.get("order_id")), None, None), t0)
+        request = state.arguments.get("order_data")
+        quantity, price = number(_field(request, "qty")), number(_field(request, "limit_price"))
+        old_id = text(state.arguments.get("order_id"))
+        feed.replaced(old_id, _report(result), t0, t1, quantity, price)
 
 
 def _order_feed() -> OrderFeed | None:
@@ -199,6 +209,8 @@ def _reason(exc: BaseException) -> str | None:
     status = getattr(exc, "status_code", None) if type(exc).__name__ == "APIError" else None
     if not isinstance(status, int) or not 400 <= status < 500:
         return None
+    if status == 401:
+        return None  # the credentials, not the order: nothing was placed
     if status == 429:
         return "rate_limited"
     if status == 422:

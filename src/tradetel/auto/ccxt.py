@@ -67,6 +67,7 @@ _REASONS = {
     "InvalidOrder": "invalid_order",
     "RateLimitExceeded": "rate_limited",
     "DDoSProtection": "rate_limited",
+    "RequestTimeout": "timeout",
 }
 
 _feeds: dict[str, OrderFeed] = {}
@@ -83,33 +84,36 @@ class CcxtInstrumentor(ClientInstrumentor):
 
 
 def _patch_sync(module: Any) -> None:
-    from ccxt.base.exchange import Exchange
+    try:
+        from ccxt.base.exchange import Exchange
 
-    _patch_classes(Exchange, (getattr(module, name, None) for name in module.exchanges))
+        _patch_classes(Exchange, [getattr(module, name, None) for name in module.exchanges])
+    except Exception as exc:  # never into the program's `import ccxt`
+        report_internal_error("ccxt instrumentation", exc)
 
 
 def _patch_async(module: Any) -> None:
-    from ccxt.async_support.base.exchange import Exchange
+    try:
+        from ccxt.async_support.base.exchange import Exchange
 
-    _patch_classes(Exchange, (getattr(module, name, None) for name in module.exchanges))
+        _patch_classes(Exchange, [getattr(module, name, None) for name in module.exchanges])
+    except Exception as exc:
+        report_internal_error("ccxt instrumentation", exc)
 
 
 def _patch_classes(base: type, exchanges: Iterable[Any]) -> None:
     if not CcxtInstrumentor.active:
         return
-    try:
-        classes: dict[type, None] = {base: None}
-        for exchange in exchanges:
-            if isinstance(exchange, type):
-                for cls in exchange.__mro__:
-                    if cls.__module__.startswith("ccxt."):
-                        classes[cls] = None
-        for cls in classes:
-            for name in METHODS:
-                CcxtInstrumentor.patch(cls, name, functools.partial(_call_wrapper, name))
-            CcxtInstrumentor.patch(cls, "throttle", _throttle_wrapper)
-    except Exception as exc:
-        report_internal_error("ccxt instrumentation", exc)
+    classes: dict[type, None] = {base: None}
+    for exchange in exchanges:
+        if isinstance(exchange, type):
+            for cls in exchange.__mro__:
+                if cls.__module__.startswith("ccxt."):
+                    classes[cls] = None
+    for cls in classes:
+        for name in METHODS:
+            CcxtInstrumentor.patch(cls, name, functools.partial(_call_wrapper, name))
+        CcxtInstrumentor.patch(cls, "throttle", _throttle_wrapper)
 
 
 # -- calls -------------------------------------------------------------------------------------
@@ -158,14 +162,19 @@ def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
 
 
 def _failed(state: _State, exc: BaseException) -> None:
-    refused = state.method in ("create_order", "create_orders") and _refused(exc)
-    reason = (_reason(exc) or normalize_reject_reason(exc)) if refused else None
+    reason = None
     try:  # fed while the call's span is current: the tracker's spans link to it
+        if state.method not in ("create_order", "create_orders"):
+            return
+        fate = _fate(exc)
+        reason = _reason(exc)  # a timeout's too, on the span: why the order's fate is unknown
+        if fate == "refused":
+            reason = reason or normalize_reject_reason(exc)
         feed = _feed(state.call.venue)
-        if feed is not None and state.method in ("create_order", "create_orders"):
+        if feed is not None and fate != "not sent":
             t1 = time.time()
             for intent in _intents(state):
-                if reason is not None:
+                if fate == "refused":
                     feed.refused(intent, reason, state.t0, t1)
                 else:
                     feed.unknown(intent, state.t0)
@@ -215,16 +224,9 @@ def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
 
 
 def _edited(feed: OrderFeed, state: _State, report: Report, t0: float, t1: float) -> None:
-    """An amend: a venue that replaces the order (a new id) ended the old one."""
-    old_id = text(state.arguments.get("id"))
-    if report.order_id is None or report.order_id == old_id:
-        feed.reported(report, t1)
-        return
-    old = Report(old_id, None, "canceled")
-    key = feed.key_for(old)
-    feed.canceled(old, t0, t1)
-    if key is not None:
-        feed.placed(_intents(state)[0], report, t0, t1)
+    args = state.arguments
+    old_id = text(args.get("id"))
+    feed.replaced(old_id, report, t0, t1, number(args.get("amount")), number(args.get("price")))
 
 
 # -- the rate limiter --------------------------------------------------------------------------
@@ -264,9 +266,7 @@ def _feed(venue: str) -> OrderFeed | None:
     if not CcxtInstrumentor.track_orders:
         return None
     feed = _feeds.get(venue)
-    if feed is None:
-        feed = _feeds[venue] = OrderFeed()
-    return feed
+    return feed if feed is not None else _feeds.setdefault(venue, OrderFeed())  # one per venue
 
 
 def _intents(state: _State) -> list[Intent]:
@@ -312,12 +312,20 @@ def _reason(exc: BaseException) -> str | None:
     return None
 
 
-def _refused(exc: BaseException) -> bool:
-    """Did the venue answer the order with a refusal (as opposed to no answer)?"""
+#: ccxt errors raised before anything is sent: the program's mistake, not the venue's answer
+_NOT_SENT = frozenset({"NotSupported", "ArgumentsRequired", "BadSymbol"})
+
+
+def _fate(exc: BaseException) -> str:
+    """``refused`` (the venue answered no), ``not sent`` or ``unknown`` (no answer)."""
     names = {cls.__name__ for cls in type(exc).__mro__ if cls.__module__.startswith("ccxt.")}
     if not names:
-        return False  # not ccxt's: a bug or an interrupt, the order's fate is unknown
-    return "NetworkError" not in names or bool(names & {"RateLimitExceeded", "DDoSProtection"})
+        return "unknown"  # not ccxt's: a bug or an interrupt, the order may have gone out
+    if names & _NOT_SENT or ("AuthenticationError" in names and "PermissionDenied" not in names):
+        return "not sent"  # missing or rejected credentials: configuration, not an order
+    if "NetworkError" not in names or names & {"RateLimitExceeded", "DDoSProtection"}:
+        return "refused"
+    return "unknown"
 
 
 def _instrument_kind(instance: Any, symbol: str) -> str | None:
