@@ -288,12 +288,20 @@ def test_the_launcher_explains_a_bad_command_line(
     assert message in result.stderr
 
 
-def test_a_module_run_with_python_m_is_named_after_the_module(tmp_path: Path) -> None:
+def test_a_module_run_with_python_m_is_named_and_declared_like_a_script(tmp_path: Path) -> None:
     package = tmp_path / "mybot"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "__main__.py").write_text("import tradetel\nwith tradetel.span('work'):\n    pass\n")
+    (package / "risk.py").write_text("def check():\n    return True\n")
+    (package / "__main__.py").write_text(
+        "import tradetel\nfrom mybot.risk import check\nwith tradetel.span('work'):\n    check()\n"
+    )
     data = tmp_path / "data"
-    result = _run("tradetel-run", "python", "-m", "mybot", data_dir=data, cwd=tmp_path)
+    result = _run(
+        "tradetel-run", "python", "-m", "mybot",
+        data_dir=data, cwd=tmp_path, TRADETEL_INSTRUMENT="mybot.risk:*=instrument",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "no module named" not in result.stderr  # found in the working directory
     assert {resource["service.name"] for resource, _ in file_spans(data)} == {"mybot"}
+    assert sorted(file_span_names(data)) == ["check", "work"]

@@ -221,7 +221,10 @@ def _main_script_module() -> str | None:
 
 
 def _script_directory() -> list[str]:
-    """The main script's directory: under sitecustomize it is not on sys.path yet."""
+    """The main script's directory (the working directory under ``python -m``): under
+    sitecustomize it is not on sys.path yet."""
+    if sys.argv and sys.argv[0] == "-m":
+        return [os.getcwd()]
     script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
     return [str(script.resolve().parent)] if script is not None and script.is_file() else []
 
