@@ -23,17 +23,8 @@ from .. import semconv as sc
 from .._internal import report_internal_error
 from ..orders import normalize_reject_reason
 from . import _exchange
-from ._exchange import (
-    Call,
-    ClientInstrumentor,
-    Intent,
-    OrderFeed,
-    Report,
-    guarded,
-    lower,
-    number,
-    text,
-)
+from ._exchange import Call, ClientInstrumentor, guarded, lower, number, text
+from ._order_feed import Intent, OrderFeed, Report
 
 __all__ = ["METHODS", "CcxtInstrumentor"]
 
