@@ -11,6 +11,7 @@ tracker through ``_order_feed``.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from time import perf_counter_ns
@@ -167,6 +168,24 @@ class Call:
                 span.end()
         finally:
             _IN_CALL.reset(self._outer)
+
+
+class CallState:
+    """An instrumented call in progress: its method, arguments by name, ``Call`` and start
+    (wall clock, for the order tracker)."""
+
+    __slots__ = ("arguments", "call", "method", "t0")
+
+    def __init__(self, method: str, arguments: dict[str, Any], call: Call) -> None:
+        self.method, self.arguments, self.call = method, arguments, call
+        self.t0 = time.time()
+
+
+def bind(names: tuple[str, ...], args: Any, kwargs: Any) -> dict[str, Any]:
+    """A call's arguments by parameter name (``names``: the positional parameters)."""
+    arguments = dict(zip(names, args, strict=False))
+    arguments.update(kwargs)
+    return arguments
 
 
 def nested(client: object) -> bool:

@@ -18,7 +18,7 @@ from .. import semconv as sc
 from .._internal import report_internal_error
 from ..orders import normalize_reject_reason
 from . import _exchange
-from ._exchange import Call, ClientInstrumentor, lower, number, text
+from ._exchange import Call, CallState, ClientInstrumentor, bind, lower, number, text
 from ._order_feed import Intent, OrderFeed, Report
 
 __all__ = ["METHODS", "AlpacaInstrumentor"]
@@ -79,20 +79,11 @@ def _wrapper(method: str, original: Any) -> Any:
     return _exchange.call_wrapper("alpaca instrumentation", False, begin, _failed, _succeeded)
 
 
-class _State:
-    __slots__ = ("arguments", "call", "method", "t0")
-
-    def __init__(self, method: str, arguments: dict[str, Any], call: Call) -> None:
-        self.method, self.arguments, self.call = method, arguments, call
-        self.t0 = time.time()
-
-
-def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
+def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> CallState | None:
     if instance is None or not AlpacaInstrumentor.active or _exchange.nested(instance):
         return None
     operation, names = METHODS[method]
-    arguments = dict(zip(names, args, strict=False))
-    arguments.update(kwargs)
+    arguments = bind(names, args, kwargs)
     attrs: dict[str, Any] = {}
     if method == "submit_order":
         intent = _intent(arguments.get("order_data"))
@@ -111,10 +102,10 @@ def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
     symbol = arguments.get("symbol_or_asset_id")
     if isinstance(symbol, str):
         attrs[sc.SYMBOL] = symbol
-    return _State(method, arguments, Call(instance, VENUE, method, operation, attrs))
+    return CallState(method, arguments, Call(instance, VENUE, method, operation, attrs))
 
 
-def _failed(state: _State, exc: BaseException) -> None:
+def _failed(state: CallState, exc: BaseException) -> None:
     reason = None
     try:
         if state.method != "submit_order":
@@ -131,7 +122,7 @@ def _failed(state: _State, exc: BaseException) -> None:
         state.call.end(exc, reject_reason=reason)
 
 
-def _succeeded(state: _State, result: Any) -> None:
+def _succeeded(state: CallState, result: Any) -> None:
     try:
         span = state.call.span
         if span is not None and state.method in ("submit_order", "replace_order_by_id"):
@@ -147,7 +138,7 @@ def _succeeded(state: _State, result: Any) -> None:
         state.call.end()
 
 
-def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
+def _feed_result(feed: OrderFeed, state: CallState, result: Any) -> None:
     method, t0, t1 = state.method, state.t0, time.time()
     if method == "submit_order":
         feed.placed(_intent(state.arguments.get("order_data")), _report(result), t0, t1)

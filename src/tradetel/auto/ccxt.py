@@ -23,7 +23,7 @@ from .. import semconv as sc
 from .._internal import report_internal_error
 from ..orders import normalize_reject_reason
 from . import _exchange
-from ._exchange import Call, ClientInstrumentor, guarded, lower, number, text
+from ._exchange import Call, CallState, ClientInstrumentor, bind, guarded, lower, number, text
 from ._order_feed import Intent, OrderFeed, Report
 
 __all__ = ["METHODS", "CcxtInstrumentor"]
@@ -118,20 +118,11 @@ def _call_wrapper(method: str, original: Any) -> Any:
     )
 
 
-class _State:
-    __slots__ = ("arguments", "call", "instance", "method", "t0")
-
-    def __init__(self, method: str, instance: Any, arguments: dict[str, Any], call: Call) -> None:
-        self.method, self.instance, self.arguments, self.call = method, instance, arguments, call
-        self.t0 = time.time()
-
-
-def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
+def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> CallState | None:
     if instance is None or not CcxtInstrumentor.active or _exchange.nested(instance):
         return None
     operation, names = METHODS[method]
-    arguments = dict(zip(names, args, strict=False))
-    arguments.update(kwargs)
+    arguments = bind(names, args, kwargs)
     venue = _venue(instance)
     attrs: dict[str, Any] = {}
     symbol = arguments.get("symbol")
@@ -149,10 +140,10 @@ def _begin(method: str, instance: Any, args: Any, kwargs: Any) -> _State | None:
     if method in ("edit_order", "cancel_order", "fetch_order"):
         attrs[sc.ORDER_ID] = text(arguments.get("id"))
     call = Call(instance, venue, method, operation, attrs)
-    return _State(method, instance, arguments, call)
+    return CallState(method, arguments, call)
 
 
-def _failed(state: _State, exc: BaseException) -> None:
+def _failed(state: CallState, exc: BaseException) -> None:
     reason = None
     try:  # fed while the call's span is current: the tracker's spans link to it
         if state.method not in ("create_order", "create_orders"):
@@ -173,7 +164,7 @@ def _failed(state: _State, exc: BaseException) -> None:
         state.call.end(exc, reject_reason=reason)
 
 
-def _succeeded(state: _State, result: Any) -> None:
+def _succeeded(state: CallState, result: Any) -> None:
     try:  # fed while the call's span is current: the tracker's spans link to it
         span = state.call.span
         if span is not None and state.method in _PLACING and isinstance(result, dict):
@@ -189,7 +180,7 @@ def _succeeded(state: _State, result: Any) -> None:
         state.call.end()
 
 
-def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
+def _feed_result(feed: OrderFeed, state: CallState, result: Any) -> None:
     method = state.method
     t0, t1 = state.t0, time.time()
     orders = [o for o in (result if isinstance(result, list) else [result]) if isinstance(o, dict)]
@@ -214,7 +205,7 @@ def _feed_result(feed: OrderFeed, state: _State, result: Any) -> None:
                 feed.trade(text(trade.get("order")), amount, price, trade.get("id"), t1)
 
 
-def _edited(feed: OrderFeed, state: _State, report: Report, t0: float, t1: float) -> None:
+def _edited(feed: OrderFeed, state: CallState, report: Report, t0: float, t1: float) -> None:
     args = state.arguments
     old_id = text(args.get("id"))
     feed.replaced(old_id, report, t0, t1, number(args.get("amount")), number(args.get("price")))
@@ -260,7 +251,7 @@ def _feed(venue: str) -> OrderFeed | None:
     return feed if feed is not None else _feeds.setdefault(venue, OrderFeed())  # one per venue
 
 
-def _intents(state: _State) -> list[Intent]:
+def _intents(state: CallState) -> list[Intent]:
     venue = state.call.venue
     if state.method == "create_orders":
         orders = state.arguments.get("orders") or []
