@@ -5,7 +5,7 @@ They are raised only at configure, load or decoration time, never from the hot p
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "TradetelError"]
+__all__ = ["ConfigError", "RuleError", "TradetelError"]
 
 
 class TradetelError(Exception):
@@ -14,3 +14,7 @@ class TradetelError(Exception):
 
 class ConfigError(TradetelError, ValueError):
     """A configuration value is wrong; the message names the value and where it came from."""
+
+
+class RuleError(TradetelError, ValueError):
+    """An alert rule file is wrong; the message names the file, group, rule and construct."""
