@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -29,6 +30,7 @@ _VARIABLES = (
     "TRADETEL_INSTRUMENT", "TRADETEL_CONFIG", "TRADETEL_TRACK_EXCHANGE_ORDERS",
     "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "OTEL_PYTHON_DISTRO", "OTEL_PYTHON_CONFIGURATOR",
     "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER",
+    "TRADETEL_ALERT_RULES", "TRADETEL_NOTIFY", "TRADETEL_ALERT_INTERVAL",
 )  # fmt: skip
 
 
@@ -39,6 +41,8 @@ def _clean_tradetel(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     reset_reported_errors()
     yield
     tradetel.shutdown(timeout=5.0)
+    if "tradetel.alerts.notify" in sys.modules:  # handlers registered with @on_alert
+        sys.modules["tradetel.alerts.notify"].clear_handlers()
 
 
 def require_binary(name: str) -> str:
