@@ -27,6 +27,15 @@ def run(command: tuple[str, ...]) -> None:
     raise SystemExit(launch(command, prog="tradetel run"))
 
 
+def _add_commands() -> None:
+    from ._alerts import alerts
+
+    cli.add_command(alerts)
+
+
+_add_commands()
+
+
 def main() -> None:
     """The ``tradetel`` console script."""
     cli()
