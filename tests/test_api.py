@@ -11,8 +11,10 @@ import tradetel
 def test_public_names_are_pinned_and_sorted() -> None:
     assert tradetel.__all__ == [
         "ConfigError",
+        "RuleError",
         "TradetelError",
         "__version__",
+        "alerts",
         "configure",
         "force_flush",
         "health",

@@ -14,19 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from . import orders, semconv, tick_to_trade
 from ._decorators import instrument, order, strategy
-from ._errors import ConfigError, TradetelError
+from ._errors import ConfigError, RuleError, TradetelError
 from ._span import span
 from ._version import __version__
 from .orders import order_span
 
 if TYPE_CHECKING:
-    from . import health, performance
+    from . import alerts, health, performance
     from ._setup import configure, force_flush, shutdown
 
 __all__ = [
     "ConfigError",
+    "RuleError",
     "TradetelError",
     "__version__",
+    "alerts",
     "configure",
     "force_flush",
     "health",
@@ -50,7 +52,7 @@ def __getattr__(name: str) -> Any:
         from . import _setup
 
         return getattr(_setup, name)
-    if name in ("health", "performance"):  # import on first use: threads, statistics
+    if name in ("alerts", "health", "performance"):  # import on first use
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

@@ -14,8 +14,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.context import Context, get_current
@@ -63,6 +63,9 @@ from ._runtime import STATE, Runtime, _nothing_to_resume
 from ._span import UNSAMPLED, unsampled_context
 from ._version import __version__
 
+if TYPE_CHECKING:
+    from .alerts._embedded import EmbeddedEvaluator
+
 logger = logging.getLogger("tradetel")
 
 _lock = threading.RLock()
@@ -83,6 +86,7 @@ class _Pipeline:
         self.runtime: Runtime | None = None
         self.log_handler: logging.Handler | None = None
         self.configure_kwargs: dict[str, Any] = {}
+        self.alerts: EmbeddedEvaluator | None = None
 
 
 _pipeline: _Pipeline | None = None
@@ -157,6 +161,9 @@ def configure(
     additional_log_processors: Sequence[LogRecordProcessor] = (),
     metric_symbols: Iterable[str] | None = None,
     system_metrics: bool | None = None,
+    alert_rules: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None,
+    alert_interval: float | str | None = None,
+    notify: str | os.PathLike[str] | Mapping[str, Any] | None = None,
 ) -> None:
     """Set tradetel up: resource, providers, exporters, views and the logging bridge.
 
@@ -164,8 +171,13 @@ def configure(
     With ``TRADETEL_DISABLED=1`` (or ``OTEL_SDK_DISABLED=true``) it does nothing. See
     ``docs/configuration.md`` for every argument and environment variable.
 
+    ``alert_rules`` (or ``TRADETEL_ALERT_RULES``) starts the embedded alert evaluator on this
+    process's metrics, with the channels of ``notify`` (or ``TRADETEL_NOTIFY``): see
+    ``docs/alerts.md``.
+
     Raises:
         ConfigError: an argument or environment variable is invalid (nothing is changed).
+        RuleError: a rule file is invalid (nothing is changed).
     """
     kwargs = dict(locals())
     if disabled():
@@ -183,12 +195,18 @@ def configure(
         metric_symbols=metric_symbols,
         system_metrics=system_metrics,
     )
+    evaluator = _alerts(settings, alert_rules, alert_interval, notify)
     # Build the new pipeline first: if an exporter rejects its settings, the program keeps
     # the configuration it had.
-    pipeline = _build(
-        settings, additional_span_processors, additional_metric_readers, additional_log_processors
-    )
+    readers = [*additional_metric_readers, *([evaluator.reader] if evaluator else [])]
+    try:
+        pipeline = _build(settings, additional_span_processors, readers, additional_log_processors)
+    except BaseException:
+        if evaluator is not None:
+            evaluator.close(0)
+        raise
     pipeline.configure_kwargs = kwargs
+    pipeline.alerts = evaluator
     global _pipeline
     with _lock:
         if _pipeline is not None:
@@ -200,6 +218,28 @@ def configure(
             _logbridge.install(pipeline.log_handler)
         _set_globals(pipeline)
         _register_exit()
+        if evaluator is not None:
+            evaluator.start()
+
+
+def _alerts(
+    settings: Settings,
+    rules: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None,
+    interval: float | str | None,
+    notify: str | os.PathLike[str] | Mapping[str, Any] | None,
+) -> EmbeddedEvaluator | None:
+    """The embedded alert evaluator, if rules are given; its errors are the user's to fix."""
+    rules = rules or os.environ.get("TRADETEL_ALERT_RULES") or None
+    if not rules:
+        return None
+    from .alerts._embedded import EmbeddedEvaluator
+
+    return EmbeddedEvaluator(
+        rules,
+        notify=notify if notify is not None else os.environ.get("TRADETEL_NOTIFY") or None,
+        interval=interval,
+        data_dir=settings.data_dir,
+    )
 
 
 def _dropped(registry: Registry, signal: str) -> Callable[[int], None]:
@@ -447,6 +487,8 @@ def _shutdown(p: _Pipeline, timeout: float) -> bool:
 
 def _teardown(p: _Pipeline, budget: _Budget) -> bool:
     """Flush and stop everything ``p`` runs; False when some of it was not exported."""
+    if p.alerts is not None:
+        _guarded(functools.partial(p.alerts.close, budget.for_queues()))
     ok = _each_component(p, budget, "shutdown")
     for reader in p.readers:
         reader.shutdown(timeout_millis=0)  # a no-op unless the provider ran out of time first
