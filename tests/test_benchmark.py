@@ -48,3 +48,31 @@ def test_order_tracker_benchmark_reports_every_figure() -> None:
     assert all(ns > 0 for ns in report["per_event_ns"].values())
     assert set(report["ratios"]) == {"metrics_only", "sampled"}
     assert set(report["met"]) == {"metrics_only"}
+
+
+def test_alerts_benchmark_reports_every_figure() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/alerts.py",
+            "--json",
+            "--series",
+            "500",
+            "--points",
+            "500",
+            "--interval",
+            "0.2",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,  # the assertion below shows stderr
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ingest_points_per_second"] > 0
+    assert report["evaluation_seconds"] > 0
+    assert report["evaluation_series"] >= 500
+    assert report["delay_seconds"] > 0
+    assert report["target_delay_intervals"] == 2.0
