@@ -220,3 +220,40 @@ def test_the_store_keeps_only_what_the_rules_windows_need() -> None:
     (series,) = store.all_series()
     assert series.times[0] >= 59 * MIN - store.retention_ms
     assert len(series.times) <= 12
+
+
+def test_a_restored_alert_waits_for_its_series_instead_of_resolving(tmp_path: Path) -> None:
+    state = SQLiteState(tmp_path / "state.db")
+    e, store, _ = engine(alert_rules(), state=state)
+    put(store, 0, 0.2, strategy="s1")
+    e.evaluate_all(0)
+    state.close()
+
+    again = SQLiteState(tmp_path / "state.db")
+    e2, store2, recorder = engine(alert_rules(), state=again)
+    e2.evaluate_all(10 * MIN)  # the restarted process has not recorded the gauge yet
+    assert states(e2) == {"s1": ("firing", 0.0)}
+    assert [a.state for a in recorder.calls[-1][1]] == ["firing"]
+    put(store2, 11 * MIN, 0.3, strategy="s1")
+    e2.evaluate_all(11 * MIN)
+    assert states(e2) == {"s1": ("firing", 0.0)}  # the same alert, activeAt kept
+    again.close()
+
+
+def test_a_restored_alert_whose_series_never_return_resolves_after_the_grace(
+    tmp_path: Path,
+) -> None:
+    state = SQLiteState(tmp_path / "state.db")
+    e, store, _ = engine(alert_rules(), state=state)
+    put(store, 0, 0.2, strategy="s1")
+    e.evaluate_all(0)
+    state.close()
+
+    again = SQLiteState(tmp_path / "state.db")
+    e2, _, recorder = engine(alert_rules(), state=again)
+    for minute in range(20, 31):
+        e2.evaluate_all(minute * MIN)
+    assert states(e2) == {}
+    (resolved,) = recorder.calls[-1][1]
+    assert (resolved.state, resolved.resolved_at) == ("inactive", 30 * 60.0)
+    again.close()

@@ -23,6 +23,10 @@ __all__ = ["AlertingRule", "Engine", "Group", "Notifier", "RecordingRule", "Stat
 
 #: How long a resolved alert is kept (and re-sent to Alertmanager), as in Prometheus (18).
 RESOLVED_RETENTION_MS = 15 * 60 * 1000
+#: How long an alert restored after a restart waits for its series to come back (19): the
+#: metrics of a restarted process or collector arrive after the first evaluation, and an alert
+#: must not resolve (and notify) only because they have not arrived yet.
+RESTORE_GRACE_MS = 10 * 60 * 1000
 
 Health = Literal["unknown", "ok", "err"]
 
@@ -81,6 +85,9 @@ class AlertingRule(_Rule):
         self.external_labels = dict(external_labels)
         self.external_url = external_url
         self.active: dict[Labels, Alert] = {}
+        #: restored alerts not seen since the restart -> until when they are held (None: not
+        #: evaluated yet)
+        self.restored: dict[Labels, int | None] = {}
         if external_url:
             self.generator_url = (
                 f"{external_url.rstrip('/')}/graph?g0.expr={quote(spec.query.text)}&g0.tab=1"
@@ -107,8 +114,13 @@ class AlertingRule(_Rule):
                 continue
             if lset in fresh:
                 alert.keep_firing_since = None
+                self.restored.pop(lset, None)
             live += 1
-            if alert.state == "pending" and t - round(alert.active_at * 1000) >= self.spec.for_ms:
+            if (
+                alert.state == "pending"
+                and lset in fresh  # a restored alert held without its series waits for them
+                and t - round(alert.active_at * 1000) >= self.spec.for_ms
+            ):
                 alert.state = "firing"  # (3, 4)
                 alert.fired_at = now
             out.append(Sample(_with(lset, __name__="ALERTS", alertstate=alert.state), 1.0))
@@ -147,6 +159,13 @@ class AlertingRule(_Rule):
         Otherwise it resolves at once (6, 10); a pending one is dropped (5), and a resolved
         one is forgotten after the retention (18).
         """
+        if lset in self.restored:
+            deadline = self.restored[lset]
+            if deadline is None:
+                deadline = self.restored[lset] = t + RESTORE_GRACE_MS
+            if t < deadline:
+                return True  # held as it was saved until its series are back
+            del self.restored[lset]
         keep = False
         if alert.state == "firing" and self.spec.keep_firing_for_ms > 0:
             if alert.keep_firing_since is None:
@@ -346,7 +365,10 @@ class Engine:
             for rule in group.rules:
                 if isinstance(rule, AlertingRule):
                     for alert in saved.pop(rule.spec.alert, []):
-                        rule.active[labels_from(alert.labels)] = alert
+                        lset = labels_from(alert.labels)
+                        rule.active[lset] = alert
+                        if alert.state != "inactive":
+                            rule.restored[lset] = None
 
 
 def _vector(result: Any) -> list[Sample]:
