@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import threading
-import zlib
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,30 +23,24 @@ from itertools import pairwise
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-# protobuf ships without type information; with types-protobuf installed the ignore is unused.
-from google.protobuf.message import DecodeError  # type: ignore[import-untyped, unused-ignore]
-from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from tradetel._errors import ConfigError, TradetelError
+from tradetel._errors import ConfigError
+from tradetel.alerts._otlp_decode import PayloadError, decode, from_sdk
 from tradetel.alerts._otlp_names import Kind, attribute_value, format_float, label_name, metric_name
 from tradetel.alerts._series import STALE, Labels, labels_from
-from tradetel.exporters._otlpjson import MalformedLine, decode_line
 
 if TYPE_CHECKING:
     from opentelemetry.proto.common.v1.common_pb2 import KeyValue
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-    from opentelemetry.sdk.metrics.export import MetricsData
 
 __all__ = ["PayloadError", "TranslateResult", "Translator", "decode", "from_sdk"]
 
 Sample: TypeAlias = tuple[Labels, int, float]
 
-_MEDIA_TYPES = ("application/x-protobuf", "application/json")
-_MAX_BODY = 64 * 1024 * 1024
 _NO_RECORDED_VALUE = metrics_pb2.DATA_POINT_FLAGS_NO_RECORDED_VALUE_MASK
 _DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 _CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -62,10 +55,6 @@ _MAX_ERRORS = 20
 _MAX_CACHED_NAMES = 10_000
 
 
-class PayloadError(TradetelError, ValueError):
-    """A payload that cannot be decoded or is malformed; the message says what and where."""
-
-
 @dataclass
 class TranslateResult:
     """The series of one request: what was accepted, and what was refused and why."""
@@ -78,76 +67,6 @@ class TranslateResult:
     rejected: int = 0
     #: one message per kind of refusal, capped
     errors: list[str] = field(default_factory=list)
-
-
-def decode(
-    body: bytes,
-    content_type: str,
-    content_encoding: str | None = None,
-    *,
-    max_size: int = _MAX_BODY,
-) -> ExportMetricsServiceRequest:
-    """Decode an OTLP/HTTP metrics body (protobuf or JSON, optionally gzip or deflate).
-
-    Raises:
-        PayloadError: unsupported content type or encoding, a body that cannot be
-            decompressed or inflates past ``max_size`` bytes, or one that is not a request.
-    """
-    media_type = content_type.partition(";")[0].strip().lower()
-    if media_type not in _MEDIA_TYPES:
-        raise PayloadError(
-            f"unsupported content type {content_type[:100]!r}: "
-            "send application/x-protobuf or application/json"
-        )
-    data = _inflate(body, content_encoding, max_size)
-    if media_type == "application/json":
-        try:
-            return decode_line("metrics", data)
-        except MalformedLine as exc:
-            raise PayloadError(f"OTLP/JSON body: {exc}"[:300]) from None
-    request = ExportMetricsServiceRequest()
-    try:
-        request.ParseFromString(data)
-    except (DecodeError, RuntimeError, ValueError) as exc:
-        raise PayloadError(f"protobuf body is not an ExportMetricsServiceRequest: {exc}") from None
-    return request
-
-
-def _inflate(body: bytes, content_encoding: str | None, max_size: int) -> bytes:
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "identity":
-        return body
-    if encoding in ("gzip", "x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif encoding == "deflate":
-        # RFC 9110's deflate is zlib-wrapped, but some clients send raw deflate.
-        zlib_header = len(body) > 1 and body[0] & 0x0F == 8 and (body[0] << 8 | body[1]) % 31 == 0
-        wbits = zlib.MAX_WBITS if zlib_header else -zlib.MAX_WBITS
-    else:
-        raise PayloadError(
-            f"unsupported content encoding {encoding[:50]!r}: send gzip, deflate or identity"
-        )
-    out = bytearray()
-    rest = body
-    try:
-        while rest:  # a gzip body may hold several members
-            inflater = zlib.decompressobj(wbits)
-            out += inflater.decompress(rest, max_size + 1 - len(out))
-            if not inflater.unconsumed_tail:  # else the limit was hit, and flush() is unbounded
-                out += inflater.flush()
-            if len(out) > max_size or inflater.unconsumed_tail:
-                raise PayloadError(f"{encoding} body inflates past {max_size} bytes")
-            if not inflater.eof:
-                raise PayloadError(f"{encoding} body is truncated")
-            rest = inflater.unused_data if wbits > zlib.MAX_WBITS else b""
-    except zlib.error as exc:
-        raise PayloadError(f"{encoding} body cannot be decompressed: {exc}") from None
-    return bytes(out)
-
-
-def from_sdk(data: MetricsData) -> ExportMetricsServiceRequest:
-    """The SDK's metrics as the OTLP request its exporter would send."""
-    return encode_metrics(data)
 
 
 class Translator:
