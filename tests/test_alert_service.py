@@ -813,3 +813,42 @@ def test_times_are_written_as_go_rfc3339nano() -> None:
     assert rfc3339(1714564800.0) == "2024-05-01T12:00:00Z"
     assert rfc3339(1714564800.125) == "2024-05-01T12:00:00.125Z"
     assert rfc3339(None) == "0001-01-01T00:00:00Z"
+
+
+SHIPPED = Path(__file__).parents[1] / "collector" / "rules" / "trading.rules.yml"
+
+
+def test_the_shipped_rules_fire_through_the_service_fed_by_a_tradetel_process(
+    tmp_path: Path, clock: Clock, sink: Webhook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tradetel
+    from tradetel import performance
+
+    notify = tmp_path / "notify.yml"
+    notify.write_text(f"channels:\n  hook: {{type: webhook, url: '{sink.url}'}}\ndefault: [hook]\n")
+    service = AlertService(
+        [SHIPPED], notify=notify, listen="127.0.0.1:0", data_dir=tmp_path / "data", clock=clock
+    ).start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{service.port}")
+        tradetel.configure(
+            service_name="bot", exporter="otlp", data_dir=tmp_path, system_metrics=False
+        )
+        perf = performance.tracker("momentum")
+        perf.update_equity(10_000.0)
+        perf.update_equity(8_500.0)  # 15 % below the peak
+        assert tradetel.force_flush()
+        clock.step(15)  # the service's warm-up
+        assert service.evaluate_due()
+        clock.step(60)  # the rules' `for: 1m`
+        assert service.evaluate_due()
+        assert {a["labels"]["alertname"] for a in firing(service, "DrawdownCritical")} == {
+            "DrawdownCritical"
+        }
+        [payload] = sink.wait()
+    finally:
+        tradetel.shutdown()
+        service.stop(timeout=10)
+    names = {a["labels"]["alertname"] for a in payload["alerts"]}
+    assert names == {"DrawdownWarning", "DrawdownCritical"}
+    assert {a["labels"]["trading_strategy_name"] for a in payload["alerts"]} == {"momentum"}
