@@ -14,6 +14,7 @@ from tradetel.alerts._model import Alert
 from tradetel.alerts._rules import parse_rules
 from tradetel.alerts._series import SeriesStore, labels_from
 from tradetel.alerts._state import SQLiteState
+from tradetel.alerts.notify import History, Notifier, load_notify
 
 MIN = 60_000
 
@@ -24,7 +25,9 @@ class Recorder:
     def __init__(self) -> None:
         self.calls: list[tuple[float, list[Alert]]] = []
 
-    def update(self, now: float, interval: float, alerts: Sequence[Alert]) -> None:
+    def update(
+        self, now: float, interval: float, alerts: Sequence[Alert], frozen: Sequence[Alert] = ()
+    ) -> None:
         self.calls.append((now, [Alert(**vars(a)) for a in alerts]))
 
 
@@ -257,3 +260,28 @@ def test_a_restored_alert_whose_series_never_return_resolves_after_the_grace(
     (resolved,) = recorder.calls[-1][1]
     assert (resolved.state, resolved.resolved_at) == ("inactive", 30 * 60.0)
     again.close()
+
+
+def test_a_broken_rules_pending_alert_is_not_recorded_as_ended(tmp_path: Path) -> None:
+    rules = """
+groups:
+  - name: g
+    rules:
+      - alert: Ratio
+        expr: dd * on() group_left() limit > 0.1
+        for: 10m
+"""
+    history = History(tmp_path / "history.db")
+    notifier = Notifier(load_notify(None), history=history)
+    store = SeriesStore()
+    e = Engine(parse_rules(rules), interval_ms=MIN, store=store, notifier=notifier)
+    put(store, 0, 0.2, strategy="s1")
+    store.append(labels_from({"__name__": "limit", "k": "a"}), 0, 1.0)
+    e.evaluate_all(0)
+    store.append(labels_from({"__name__": "limit", "k": "b"}), MIN, 1.0)  # now many-to-many
+    for minute in range(1, 6):
+        e.evaluate_all(minute * MIN)
+    assert notifier.flush()
+    notifier.close()
+    assert [entry.state for entry in history.query()] == ["pending"]
+    history.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 import tradetel
 from http_sink import HttpSink, http_sink
-from tradetel import performance
+from tradetel import _setup, performance
 from tradetel.alerts import Alert, on_alert
 from tradetel.alerts.notify import History
 
@@ -116,3 +117,56 @@ def test_a_bad_rule_file_fails_configure_and_keeps_the_running_setup(
     (tmp_path / "bad.yml").write_text(RULES.replace("trading_drawdown_ratio > 0.1", "sort(x)"))
     with pytest.raises(tradetel.RuleError, match=r"bad\.yml"):
         tradetel.configure(exporter="none", data_dir=tmp_path, alert_rules=tmp_path / "bad.yml")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+# Python 3.12+ warns about forking a process that has threads; that risk is what is tested.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_does_not_run_the_parents_evaluator(
+    tmp_path: Path, webhook: HttpSink
+) -> None:
+    configure(tmp_path, webhook)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: its own pipeline comes up on first use, without alerts
+            code = 1
+            try:
+                with tradetel.span("child work"):
+                    pass
+                p = _setup._pipeline
+                code = 0 if p is not None and p.alerts is None else 3
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert _setup._pipeline is not None
+        assert _setup._pipeline.alerts is not None
+    finally:
+        tradetel.shutdown()
+
+
+def test_a_restarted_process_keeps_its_firing_alerts_active_since(
+    tmp_path: Path, webhook: HttpSink
+) -> None:
+    def run_once(requests: int) -> float:
+        configure(tmp_path, webhook)
+        try:
+            perf = performance.tracker("momentum")
+            perf.update_equity(10_000.0)
+            perf.update_equity(8_000.0)
+            webhook.wait_json(requests)
+            p = _setup._pipeline
+            assert p is not None
+            assert p.alerts is not None
+            (alert,) = [
+                a
+                for _, _, a in p.alerts.engine.alerts()
+                if a.labels["trading_strategy_name"] == "momentum"
+            ]
+            assert "instance" not in alert.labels
+            return alert.active_at
+        finally:
+            tradetel.shutdown()
+
+    first = run_once(1)
+    assert run_once(2) == first

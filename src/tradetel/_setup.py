@@ -232,6 +232,11 @@ def _alerts(
     rules = rules or os.environ.get("TRADETEL_ALERT_RULES") or None
     if not rules:
         return None
+    if _resuming_after_fork:
+        # The parent's evaluator watches the rules; a child's would notify about the parent's
+        # alerts from the shared state file.
+        logger.debug("tradetel: a forked child does not run the parent's alert evaluator")
+        return None
     from .alerts._embedded import EmbeddedEvaluator
 
     return EmbeddedEvaluator(
@@ -540,6 +545,7 @@ def force_flush(timeout: float = 5.0) -> bool:
 
 
 _forked_from: _Pipeline | None = None
+_resuming_after_fork = False
 
 
 def _mark_forked() -> None:
@@ -576,11 +582,15 @@ def _resume_in_child() -> Runtime | None:
             "additional_log_processors",
         ):
             kwargs[key] = ()
+        global _resuming_after_fork
+        _resuming_after_fork = True
         try:
             configure(**kwargs)
         except Exception as exc:
             report_internal_error("configure after fork", exc)
             return None
+        finally:
+            _resuming_after_fork = False
     # multiprocessing ends its children with os._exit(), skipping atexit: flush from its
     # finalizers too (registered now, after it cleared the ones a child inherits).
     mp_util = sys.modules.get("multiprocessing.util")

@@ -51,13 +51,17 @@ class EmbeddedEvaluator:
         config = load_notify(notify)
         history_path = getattr(config, "history", None) or data_dir / "alerts-history.db"
         self.history = History(history_path)
-        self.state = SQLiteState(data_dir / "alerts-state.db")
+        try:
+            self.state = SQLiteState(data_dir / "alerts-state.db")
+            self.engine = Engine(groups, interval_ms=interval_ms, state=self.state)
+        except BaseException:
+            self.history.close()
+            raise
+        # last: its worker threads start at once
         self.notifier = Notifier(
             config, handlers=[*default_handlers(), *handlers], history=self.history
         )
-        self.engine = Engine(
-            groups, interval_ms=interval_ms, notifier=self.notifier, state=self.state
-        )
+        self.engine.notifier = self.notifier
         self.reader = InMemoryMetricReader()
         self.translator = Translator(delta="convert")
         self.interval_ms = interval_ms
@@ -73,7 +77,16 @@ class EmbeddedEvaluator:
         """Collect, ingest and run the due groups once; seconds until the next evaluation."""
         data = self.reader.get_metrics_data()
         if data is not None:
-            result = self.translator.translate(from_sdk(data))
+            request = from_sdk(data)
+            for resource in request.resource_metrics:
+                # The process is the instance: a restarted one (a new service.instance.id)
+                # must find its alerts again (semantic 19), so its series carry no `instance`.
+                attributes = resource.resource.attributes
+                kept = [kv for kv in attributes if kv.key != "service.instance.id"]
+                if len(kept) != len(attributes):
+                    del attributes[:]
+                    attributes.extend(kept)
+            result = self.translator.translate(request)
             self.engine.ingest(result.samples)
         return self.engine.run_due(int(self._clock() * 1000))
 
@@ -102,7 +115,7 @@ def _interval_ms(value: float | str | None) -> int:
         value = os.environ.get("TRADETEL_ALERT_INTERVAL") or "10s"
     try:
         ms = int(float(value) * 1000) if isinstance(value, (int, float)) else parse_duration(value)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise ConfigError(f"alert_interval={value!r}: {exc}") from None
     if ms <= 0:
         raise ConfigError(f"alert_interval={value!r}: must be more than 0")

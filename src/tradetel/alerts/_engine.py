@@ -32,7 +32,13 @@ Health = Literal["unknown", "ok", "err"]
 
 
 class Notifier(Protocol):
-    def update(self, now: float, interval: float, alerts: Sequence[Alert]) -> None: ...
+    def update(
+        self,
+        now: float,
+        interval: float,
+        alerts: Sequence[Alert],
+        frozen: Sequence[Alert] = (),
+    ) -> None: ...
 
 
 class StateStore(Protocol):
@@ -308,12 +314,13 @@ class Engine:
         with self.lock:
             outcome = group.evaluate(t, self.store)
             self.evaluations += 1
-            self.failures += sum(1 for _, ok in outcome if not ok)
+            self.failures += sum(1 for rule in group.rules if rule.health == "err")
             alerts = [a for rule, ok in outcome if ok for a in rule.alerts()]
+            frozen = [a for rule, ok in outcome if not ok for a in rule.alerts()]
             if self.state is not None:
-                self.state.save(group.key, [a for rule, _ in outcome for a in rule.alerts()])
+                self.state.save(group.key, [*alerts, *frozen])
         if self.notifier is not None:
-            self.notifier.update(t / 1000, group.interval_ms / 1000, alerts)
+            self.notifier.update(t / 1000, group.interval_ms / 1000, alerts, frozen)
 
     def evaluate_all(self, t: int) -> None:
         """Evaluate every group at ``t`` (tests, ``tradetel alerts test``)."""

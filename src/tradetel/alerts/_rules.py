@@ -130,6 +130,8 @@ def load_file(path: str | os.PathLike[str]) -> list[GroupSpec]:
         text = Path(name).read_text(encoding="utf-8")
     except OSError as exc:
         raise RuleError(f"{name}: cannot read the rule file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise RuleError(f"{name}: the rule file is not UTF-8 text (byte {exc.start})") from None
     return parse_rules(text, name)
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._errors import ConfigError
 from ._model import Alert
+
+logger = logging.getLogger("tradetel")
 
 __all__ = ["SQLiteState"]
 
@@ -30,10 +34,18 @@ class SQLiteState:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(os.fspath(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(_SCHEMA)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                os.fspath(path), check_same_thread=False, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(
+                f"{os.fspath(path)}: the alert state file cannot be used ({exc}); "
+                "remove it to start without the saved alert state"
+            ) from None
         self._lock = threading.Lock()
         self._last: dict[str, str] = {}
 
@@ -42,7 +54,15 @@ class SQLiteState:
             rows = self._db.execute(
                 "SELECT alert FROM alert_state WHERE rule_group = ?", (key,)
             ).fetchall()
-        alerts = [_decode(row[0]) for row in rows]
+        alerts = []
+        for (text,) in rows:
+            try:
+                alerts.append(_decode(text))
+            except (ValueError, KeyError, TypeError):
+                logger.warning(
+                    "tradetel: skipped an unreadable saved alert of %s",
+                    key.rsplit("\x00", maxsplit=1)[-1],
+                )
         self._last[key] = _signature(alerts)
         return alerts
 

@@ -162,6 +162,8 @@ def load_notify(source: str | os.PathLike[str] | Mapping[str, Any] | None) -> No
             raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)
         except OSError as exc:
             raise ConfigError(f"{name}: cannot read the notify file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{name}: the notify file is not UTF-8 (byte {exc.start})") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1}" if mark is not None else ""

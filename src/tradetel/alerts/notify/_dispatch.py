@@ -101,9 +101,17 @@ class Notifier:
         for worker in self._workers:
             worker.start()
 
-    def update(self, now: float, interval: float, alerts: Sequence[Alert]) -> None:
+    def update(
+        self,
+        now: float,
+        interval: float,
+        alerts: Sequence[Alert],
+        frozen: Sequence[Alert] = (),
+    ) -> None:
         """One group evaluation's alerts: pending, firing and resolved (``inactive``) ones.
 
+        ``frozen`` are the alerts of rules whose query failed: nothing is sent or recorded
+        for them (ALERTING.md semantic 9), and they are not taken for gone.
         Returns at once and never raises: the sending happens on the workers."""
         if self._closed:
             return
@@ -111,6 +119,9 @@ class Notifier:
             due: Due = defaultdict(lambda: defaultdict(list))
             changes: list[Change] = []
             with self._lock:
+                for alert in frozen:
+                    if (seen := self._seen.get(alert.fingerprint)) is not None:
+                        seen.last_seen = now
                 for alert in alerts:
                     self._observe(alert, now, max(interval, 1.0), due, changes)
                 self._sweep(now, changes)
