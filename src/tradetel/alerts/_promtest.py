@@ -26,6 +26,9 @@ from ._promql import PromQLError, QueryError, parse
 from ._rules import load_rules, parse_duration
 from ._series import STALE, Labels, SeriesStore, labels_from
 
+#: The most samples one ``a+bxn`` may expand to (a typo must not eat the memory).
+MAX_EXPANSION = 1_000_000
+
 __all__ = ["TestResult", "expand_values", "parse_series", "run_test_file"]
 
 _TOKEN = re.compile(
@@ -56,10 +59,14 @@ def expand_values(text: str) -> Iterator[float | None]:
         elif token == "stale":
             yield STALE
         elif token.startswith("_x") and token[2:].isdigit():
+            if int(token[2:]) > MAX_EXPANSION:
+                raise ValueError(f"{token!r} expands to more than {MAX_EXPANSION} samples")
             yield from [None] * int(token[2:])
         elif "x" in token and (match := _TOKEN.fullmatch(token)):
             value = float(match["start"])
             step = float(match["step"] or 0) * (-1 if match["sign"] == "-" else 1)
+            if int(match["count"]) > MAX_EXPANSION:
+                raise ValueError(f"{token!r} expands to more than {MAX_EXPANSION} samples")
             for _ in range(int(match["count"]) + 1):
                 yield value
                 value += step  # added up as promtool does: 0+0.1x3 ends 0.30000000000000004

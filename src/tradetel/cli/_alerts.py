@@ -163,6 +163,7 @@ def history(
     since: str, severity: str | None, alertname: str | None, db: str | None, fmt: str
 ) -> None:
     """Alert state changes (pending, firing, resolved) from the SQLite history."""
+    from .._errors import TradetelError
     from ..alerts._rules import parse_duration
     from ..alerts.notify import History, format_history
 
@@ -176,11 +177,17 @@ def history(
         window = parse_duration(since) / 1000
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from None
-    store = History(path)
     try:
-        entries = store.query(since=time.time() - window, severity=severity, alertname=alertname)
-    finally:
-        store.close()
+        store = History(path)
+        try:
+            entries = store.query(
+                since=time.time() - window, severity=severity, alertname=alertname
+            )
+        finally:
+            store.close()
+    except TradetelError as exc:
+        click.echo(f"tradetel alerts history: {exc}", err=True)
+        sys.exit(2)
     click.echo(format_history(entries, fmt=fmt))
 
 
