@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import threading
@@ -168,7 +169,8 @@ def embedded_delay(interval: float) -> float:
         try:
             perf = performance.tracker("bench")
             perf.update_equity(100.0)
-            time.sleep(interval * 1.5)  # the evaluator is in its steady rhythm
+            # the evaluator is in its steady rhythm; the crossing falls at a random phase of it
+            time.sleep(interval * (1.0 + random.random()))
             crossed = time.perf_counter()
             perf.update_equity(80.0)
             if not _Hook.arrived.wait(30 * interval + 10):
@@ -186,15 +188,21 @@ def main() -> None:
     parser.add_argument("--series", type=int, default=10_000)
     parser.add_argument("--points", type=int, default=20_000)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--trials", type=int, default=5, help="crossings timed; the worst counts")
     args = parser.parse_args()
     rate = ingest_rate(args.points)
     seconds, stored = evaluation_time(args.series)
-    delay = embedded_delay(args.interval)
+    delays = []
+    for _ in range(args.trials):
+        _Hook.arrived.clear()
+        delays.append(embedded_delay(args.interval))
+    delay = max(delays)
     report = {
         "ingest_points_per_second": round(rate),
         "evaluation_seconds": seconds,
         "evaluation_series": stored,
         "delay_seconds": delay,
+        "delay_seconds_each": delays,
         "delay_intervals": delay / args.interval,
         "interval_seconds": args.interval,
         "target_delay_intervals": TARGET_DELAY_INTERVALS,
@@ -208,7 +216,8 @@ def main() -> None:
     print(f"ingest:      {rate:,.0f} OTLP data points/s (decode + translate + append)")
     print(f"evaluation:  {seconds * 1000:.1f} ms for the shipped rules over {stored:,} series")
     print(
-        f"delay:       {delay:.2f} s = {delay / args.interval:.2f} evaluation intervals of "
+        f"delay:       worst of {len(delays)}: {delay:.2f} s = "
+        f"{delay / args.interval:.2f} intervals of "
         f"{args.interval:g} s (target <= {TARGET_DELAY_INTERVALS:g}: "
         f"{'met' if report['met'] else 'NOT met'}); Prometheus + Alertmanager defaults: up to ~60 s"
     )

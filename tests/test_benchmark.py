@@ -62,6 +62,8 @@ def test_alerts_benchmark_reports_every_figure() -> None:
             "500",
             "--interval",
             "0.2",
+            "--trials",
+            "1",
         ],
         cwd=ROOT,
         capture_output=True,

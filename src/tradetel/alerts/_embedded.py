@@ -88,7 +88,7 @@ class EmbeddedEvaluator:
                     attributes.extend(kept)
             result = self.translator.translate(request)
             self.engine.ingest(result.samples)
-        return self.engine.run_due(int(self._clock() * 1000))
+        return self.engine.run_due(int(self._clock() * 1000), at_now=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -111,12 +111,16 @@ class EmbeddedEvaluator:
 
 
 def _interval_ms(value: float | str | None) -> int:
+    where = "alert_interval"
     if value is None:
         value = os.environ.get("TRADETEL_ALERT_INTERVAL") or "10s"
+        where = "TRADETEL_ALERT_INTERVAL"
+    if isinstance(value, str) and value.strip().replace(".", "", 1).isdigit():
+        value = float(value)  # a bare number is seconds, as for alert_interval=10
     try:
         ms = int(float(value) * 1000) if isinstance(value, (int, float)) else parse_duration(value)
     except (ValueError, OverflowError) as exc:
-        raise ConfigError(f"alert_interval={value!r}: {exc}") from None
+        raise ConfigError(f"{where}={value!r}: {exc}") from None
     if ms <= 0:
-        raise ConfigError(f"alert_interval={value!r}: must be more than 0")
+        raise ConfigError(f"{where}={value!r}: must be more than 0")
     return ms

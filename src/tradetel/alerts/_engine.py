@@ -327,11 +327,13 @@ class Engine:
         for group in self.groups:
             self.evaluate_group(group, t)
 
-    def run_due(self, now_ms: int) -> float:
+    def run_due(self, now_ms: int, *, at_now: bool = False) -> float:
         """Evaluate the groups that are due at ``now_ms``; returns seconds until the next one.
 
         A group evaluates at start + k*interval (1).  Evaluations missed because the process
         was busy are skipped, not replayed, as Prometheus does, and counted in ``missed``.
+        ``at_now`` evaluates a due group at ``now_ms`` itself: the embedded evaluator collects
+        the metrics just before, and their samples are stamped a little after the due time.
         """
         for group in self.groups:
             if group.next_ms is None:
@@ -339,7 +341,7 @@ class Engine:
             if now_ms < group.next_ms:
                 continue
             behind = (now_ms - group.next_ms) // group.interval_ms
-            t = group.next_ms + behind * group.interval_ms
+            t = now_ms if at_now else group.next_ms + behind * group.interval_ms
             self.missed += behind
             self.evaluate_group(group, t)
             group.next_ms = t + group.interval_ms

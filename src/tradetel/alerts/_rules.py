@@ -241,8 +241,9 @@ def _rule(raw: Any, index: int, where: _Where) -> AlertRuleSpec | RecordRuleSpec
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: _Where, what: str) -> None:
     unknown = sorted(set(raw) - allowed)
     if unknown:
+        article = "an" if what[0] in "aeiou" else "a"
         raise where.error(
-            f"unknown key(s) {', '.join(map(repr, unknown))} in a {what}; "
+            f"unknown key(s) {', '.join(map(repr, unknown))} in {article} {what}; "
             f"allowed: {', '.join(sorted(allowed))}"
         )
 

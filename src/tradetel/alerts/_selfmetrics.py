@@ -84,7 +84,7 @@ class SelfMetrics:
         out.counter("evaluations_total", "Rule group evaluations.", [({}, counters[0])])
         out.counter(
             "evaluation_failures_total",
-            "Alerting rule evaluations that failed (the rule's health is err).",
+            "Rule evaluations that failed (the rule's health is err).",
             [({}, counters[1])],
         )
         out.counter(
