@@ -37,7 +37,8 @@ class HttpSink:
     def wait_json(self, count: int = 1, timeout: float = 10.0) -> list[Any]:
         """The first ``count`` JSON bodies, waiting up to ``timeout`` seconds for them."""
         with self._changed:
-            self._changed.wait_for(lambda: len(self.requests) >= count, timeout)
+            arrived = self._changed.wait_for(lambda: len(self.requests) >= count, timeout)
+            assert arrived, f"{len(self.requests)} of {count} requests arrived in {timeout} s"
             return [json.loads(body) for _, _, body in self.requests[:count]]
 
     def close(self) -> None:

@@ -14,12 +14,10 @@ import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from http_sink import HttpSink, http_sink
 from tradetel._errors import ConfigError, RuleError
 from tradetel.alerts._http_api import go_float, rfc3339
 from tradetel.alerts._service import AlertService
@@ -84,55 +83,14 @@ def clock() -> Clock:
     return Clock()
 
 
-class Webhook:
-    """A local webhook receiver that keeps the JSON bodies POSTed to it."""
-
-    def __init__(self) -> None:
-        self.bodies: list[Any] = []
-        self.changed = threading.Condition()
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with hook.changed:
-                    hook.bodies.append(json.loads(body))
-                    hook.changed.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def wait(self, count: int = 1, timeout: float = 10.0) -> list[Any]:
-        """The first ``count`` bodies, once they have arrived."""
-        with self.changed:
-            assert self.changed.wait_for(lambda: len(self.bodies) >= count, timeout)
-            return self.bodies[:count]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+@pytest.fixture
+def sink() -> Iterator[HttpSink]:
+    with http_sink() as hook:
+        yield hook
 
 
 @pytest.fixture
-def sink() -> Iterator[Webhook]:
-    hook = Webhook()
-    yield hook
-    hook.close()
-
-
-@pytest.fixture
-def start(tmp_path: Path, clock: Clock, sink: Webhook) -> Iterator[Callable[..., AlertService]]:
+def start(tmp_path: Path, clock: Clock, sink: HttpSink) -> Iterator[Callable[..., AlertService]]:
     """Start services on loopback (rules, webhook notify file, tmp data dir); all stopped after."""
     rules = tmp_path / "rules.yml"
     rules.write_text(RULES)
@@ -283,7 +241,7 @@ def _request(metric: metrics_pb2.Metric) -> ExportMetricsServiceRequest:
 
 
 def test_alert_over_otlp_fires_and_reaches_the_webhook(
-    service: AlertService, clock: Clock, feeds: Callable[..., Feed], sink: Webhook
+    service: AlertService, clock: Clock, feeds: Callable[..., Feed], sink: HttpSink
 ) -> None:
     feeds(service).push(drawdown=0.25)
     evaluate(service, clock)
@@ -298,7 +256,7 @@ def test_alert_over_otlp_fires_and_reaches_the_webhook(
     assert alert["annotations"] == {"summary": "drawdown is 0.25"}
     assert alert["value"] == "2.5e-01"
     assert alert["activeAt"] == rfc3339(alert_active_at(service))
-    [payload] = sink.wait()
+    [payload] = sink.wait_json()
     assert payload["status"] == "firing"
     assert [a["labels"]["alertname"] for a in payload["alerts"]] == ["DrawdownHigh"]
 
@@ -391,11 +349,11 @@ def test_ready_only_after_the_first_evaluation(service: AlertService, clock: Clo
 
 
 def test_metrics_endpoint_shows_counters_that_moved(
-    service: AlertService, clock: Clock, feeds: Callable[..., Feed], sink: Webhook
+    service: AlertService, clock: Clock, feeds: Callable[..., Feed], sink: HttpSink
 ) -> None:
     feeds(service).push(drawdown=0.25)
     evaluate(service, clock)
-    sink.wait()
+    sink.wait_json()
     assert service.notifier.flush(5)  # the stats follow the delivery
 
     status, headers, body = call(service, "/metrics")
@@ -819,7 +777,7 @@ SHIPPED = Path(__file__).parents[1] / "collector" / "rules" / "trading.rules.yml
 
 
 def test_the_shipped_rules_fire_through_the_service_fed_by_a_tradetel_process(
-    tmp_path: Path, clock: Clock, sink: Webhook, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, clock: Clock, sink: HttpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tradetel
     from tradetel import performance
@@ -845,7 +803,7 @@ def test_the_shipped_rules_fire_through_the_service_fed_by_a_tradetel_process(
         assert {a["labels"]["alertname"] for a in firing(service, "DrawdownCritical")} == {
             "DrawdownCritical"
         }
-        [payload] = sink.wait()
+        [payload] = sink.wait_json()
     finally:
         tradetel.shutdown()
         service.stop(timeout=10)
