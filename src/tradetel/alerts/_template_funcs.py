@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ._duration import parse_duration
 from ._promql_regex import GoRegex, RegexInvalid, RegexUnsupported, compile_go
 from ._template_builtins import (
     FuncError,
@@ -195,32 +196,20 @@ def _humanize_timestamp(args: Sequence[object], _: AlertData) -> str:
     return str(_to_time(value))
 
 
-_DURATION = re.compile(
-    r"(?:([0-9]+)y)?(?:([0-9]+)w)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?"
-    r"(?:([0-9]+)s)?(?:([0-9]+)ms)?"
-)
-_DURATION_MS = (365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
-
-
 def _parse_duration(args: Sequence[object], _: AlertData) -> float:
     """Prometheus' ``model.ParseDuration``, in seconds."""
     text = str(args[0])
-    if text == "0":
-        return 0.0
     if text == "":
         raise FuncError("empty duration string")
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        raise FuncError(f"not a valid duration string: {go_quote(text)}")
-    nanos = 0
-    for amount, unit_ms in zip(match.groups(), _DURATION_MS, strict=True):
-        if amount is not None:
-            if int(amount) > (2**63 - 1) // unit_ms // 1_000_000:
-                raise FuncError("duration out of range")
-            nanos += int(amount) * unit_ms * 1_000_000
-    if nanos > 2**63 - 1:
+    try:
+        if text != text.strip():  # Go does not trim
+            raise ValueError(text)
+        ms = parse_duration(text)
+    except ValueError:
+        raise FuncError(f"not a valid duration string: {go_quote(text)}") from None
+    if ms * 1_000_000 > 2**63 - 1:  # a Go time.Duration is int64 nanoseconds
         raise FuncError("duration out of range")
-    return nanos / 1e9
+    return ms / 1000
 
 
 def _strip_port(args: Sequence[object], _: AlertData) -> str:
