@@ -38,11 +38,14 @@ __all__ = [
     "MalformedLine",
     "Request",
     "Signal",
+    "decode_document",
     "decode_line",
     "encode_logs",
     "encode_metrics",
     "encode_spans",
+    "parse_json",
     "read_file",
+    "signal_of",
 ]
 
 Signal: TypeAlias = Literal["traces", "metrics", "logs"]
@@ -69,6 +72,11 @@ _SIGNALS: dict[str, tuple[type[Request], _IdPaths]] = {
     "traces": (ExportTraceServiceRequest, _TRACE_IDS),
     "metrics": (ExportMetricsServiceRequest, _METRIC_IDS),
     "logs": (ExportLogsServiceRequest, _LOG_IDS),
+}
+_TOP_KEYS: dict[str, Signal] = {
+    "resourceSpans": "traces",
+    "resourceMetrics": "metrics",
+    "resourceLogs": "logs",
 }
 _ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _HEX = re.compile(r"[0-9a-fA-F]*")
@@ -101,13 +109,31 @@ def decode_line(signal: Literal["metrics"], line: str | bytes) -> ExportMetricsS
 def decode_line(signal: Literal["logs"], line: str | bytes) -> ExportLogsServiceRequest: ...
 def decode_line(signal: Signal, line: str | bytes) -> Request:
     """Decode one OTLP/JSON line into its request message; raise ``MalformedLine`` if invalid."""
-    message_type, id_paths = _signal(signal)
+    return decode_document(signal, parse_json(line))
+
+
+def parse_json(line: str | bytes) -> dict[str, object]:
+    """The JSON object of one line; raise ``MalformedLine`` if it is not one."""
     try:
         document = json.loads(line)
     except (ValueError, RecursionError) as exc:  # ValueError covers bad UTF-8 in bytes too
         raise MalformedLine(f"not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise MalformedLine(f"expected a JSON object, found {type(document).__name__}")
+    return document
+
+
+def signal_of(document: dict[str, object]) -> Signal:
+    """The signal of a parsed line, by its top-level key; raise ``MalformedLine`` if none."""
+    for key, signal in _TOP_KEYS.items():
+        if key in document:
+            return signal
+    raise MalformedLine(f"no {', '.join(_TOP_KEYS)} in the line")
+
+
+def decode_document(signal: Signal, document: dict[str, object]) -> Request:
+    """The request message of a parsed line (its ids rewritten in place)."""
+    message_type, id_paths = _signal(signal)
     _rewrite_ids(document, id_paths, _hex_to_base64)
     message = message_type()
     try:
