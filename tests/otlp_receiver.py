@@ -242,11 +242,11 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._reply_error(HTTPStatus.NOT_FOUND, f"no OTLP route {self.path}", content_type)
             return
         signal, request_type, response_type = route
-        receiver._count("http", signal)
+        receiver._count("http", signal, {k.lower(): v for k, v in self.headers.items()})
 
-        fail_with = receiver.fail_with
+        fail_with = receiver._failure(receiver.fail_with)
         if fail_with is not None:
-            self._reply_error(fail_with, "fail_with is set", content_type)
+            self._reply_error(fail_with, receiver.fail_message, content_type)
             return
         try:
             encoding = self.headers.get("Content-Encoding", "").strip().lower()
@@ -255,7 +255,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._reply_error(error.status, str(error), content_type)
             return
         receiver._record(signal, message)
-        self._reply(HTTPStatus.OK, _encode(response_type(), content_type), content_type)
+        response = receiver._response(signal, response_type)
+        self._reply(HTTPStatus.OK, _encode(response, content_type), content_type)
 
     def _reply_error(self, status: int, message: str, content_type: str) -> None:
         # OTLP/HTTP error bodies are a google.rpc.Status in the request's encoding.
@@ -270,6 +271,9 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
+        if status >= 400:
+            for name, value in self.server.receiver.error_headers.items():
+                self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -342,12 +346,14 @@ class _GrpcServicer:
     def Export(self, request: Message, context: grpc.ServicerContext) -> Message:
         """Record one OTLP/gRPC export."""
         receiver = self._receiver
-        receiver._count("grpc", self.signal)
-        code = receiver.grpc_fail_with
+        receiver._count("grpc", self.signal, dict(context.invocation_metadata()))
+        code = receiver._failure(receiver.grpc_fail_with)
         if code is not None:
-            context.abort(code, "grpc_fail_with is set")
+            if receiver.grpc_error_metadata:
+                context.set_trailing_metadata(receiver.grpc_error_metadata)
+            context.abort(code, receiver.fail_message)
         receiver._record(self.signal, request)
-        return self.response_type()
+        return receiver._response(self.signal, self.response_type)
 
 
 class _TraceServicer(_GrpcServicer, trace_service_pb2_grpc.TraceServiceServicer):
@@ -371,7 +377,12 @@ class OtlpReceiver:
     ``port``/``grpc_port`` of 0 pick free ports on the first start(); later starts
     reuse them, so exporters built against the endpoints keep working across a
     stop()/start() cycle. ``fail_with`` (an HTTP status) and ``grpc_fail_with`` (a
-    ``grpc.StatusCode``) make the receiver reject exports, as an unhealthy backend.
+    ``grpc.StatusCode``) make the receiver reject exports, as an unhealthy backend:
+    all of them, or only the next ``fail_times`` if that is set; ``fail_message`` is
+    the reason given, ``error_headers`` (e.g. ``Retry-After``) go on HTTP error
+    replies and ``grpc_error_metadata`` (e.g. a ``RetryInfo``) on gRPC ones.
+    ``partial_success`` (rejected count, message) is put in every response.
+    ``headers`` holds each export's HTTP headers or gRPC metadata (names lowercase).
     """
 
     def __init__(
@@ -388,10 +399,16 @@ class OtlpReceiver:
         self._grpc_port = grpc_port
         self.fail_with = fail_with
         self.grpc_fail_with = grpc_fail_with
+        self.fail_times: int | None = None
+        self.fail_message = "fail_with is set"
+        self.error_headers: dict[str, str] = {}
+        self.grpc_error_metadata: tuple[tuple[str, str | bytes], ...] = ()
+        self.partial_success: tuple[int, str] | None = None
         # Reentrant so wait_for() predicates can call the helpers below.
         self._cond = threading.Condition(threading.RLock())
         self._received: dict[Signal, list[Message]] = {"traces": [], "metrics": [], "logs": []}
         self._requests: Counter[tuple[Protocol, Signal]] = Counter()
+        self._headers: list[dict[str, str]] = []
         self._http: _HttpServer | None = None
         self._http_thread: threading.Thread | None = None
         self._grpc: grpc.Server | None = None
@@ -498,10 +515,31 @@ class OtlpReceiver:
 
     # -- recording ---------------------------------------------------------------
 
-    def _count(self, protocol: Protocol, signal: Signal) -> None:
+    def _count(self, protocol: Protocol, signal: Signal, headers: dict[str, str]) -> None:
         with self._cond:
             self._requests[protocol, signal] += 1
+            self._headers.append(headers)
             self._cond.notify_all()
+
+    def _failure(self, failure: Any) -> Any:
+        """``failure`` if this export is to fail (spending one of ``fail_times``), else None."""
+        with self._cond:
+            if failure is None or self.fail_times == 0:
+                return None
+            if self.fail_times is not None:
+                self.fail_times -= 1
+            return failure
+
+    def _response(self, signal: Signal, response_type: type[Message]) -> Message:
+        response = response_type()
+        if self.partial_success is not None:
+            rejected, message = self.partial_success
+            field = {"traces": "rejected_spans", "metrics": "rejected_data_points"}.get(
+                signal, "rejected_log_records"
+            )
+            setattr(response.partial_success, field, rejected)
+            response.partial_success.error_message = message
+        return response
 
     def _record(self, signal: Signal, message: Message) -> None:
         with self._cond:
@@ -514,6 +552,7 @@ class OtlpReceiver:
             for messages in self._received.values():
                 messages.clear()
             self._requests.clear()
+            self._headers.clear()
 
     def wait_for(self, predicate: Callable[[OtlpReceiver], bool], timeout: float = 10.0) -> bool:
         """Block until ``predicate(self)`` is true; False if ``timeout`` passes first."""
@@ -531,6 +570,12 @@ class OtlpReceiver:
         """
         with self._cond:
             return Counter(self._requests)
+
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        """The HTTP headers or gRPC metadata of each export request, oldest first."""
+        with self._cond:
+            return list(self._headers)
 
     def received(self, signal: Signal) -> list[Message]:
         """The accepted Export*ServiceRequest messages of one signal, oldest first."""
