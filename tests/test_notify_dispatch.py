@@ -154,7 +154,8 @@ def test_the_public_api_is_pinned() -> None:
         "Channel", "DeliveryError", "Handler", "HandlerRegistry", "History", "HistoryEntry",
         "Notification", "Notifier", "NotifyConfig", "channel_types", "clear_handlers",
         "default_handlers",
-        "format_history", "load_notify", "on_alert", "parse_duration", "register", "secret",
+        "format_history", "load_notify", "on_alert", "parse_duration", "register", "remove_handler",
+        "secret",
     ]  # fmt: skip
 
 
@@ -581,6 +582,19 @@ def test_handlers_registered_with_on_alert_run_when_given_to_the_notifier(
     notifier.update(T0 + 15, 15, [alert(state="inactive")])
     assert notifier.flush()
     assert seen == ["inactive"]
+
+
+def test_a_removed_handler_no_longer_runs() -> None:
+    registry = HandlerRegistry()
+
+    def first(a: Alert) -> None: ...
+    def second(a: Alert) -> None: ...
+
+    registry.on_alert(first)
+    registry.on_alert(second, alertname="DrawdownLimit")
+    assert registry.remove(first) is True
+    assert [h.func for h in registry.handlers()] == [second]
+    assert registry.remove(first) is False
 
 
 # -- history -----------------------------------------------------------------------------

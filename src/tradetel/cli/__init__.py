@@ -29,8 +29,12 @@ def run(command: tuple[str, ...]) -> None:
 
 def _add_commands() -> None:
     from ._alerts import alerts
+    from ._demo import demo
+    from ._replay import replay
+    from ._report import report
 
-    cli.add_command(alerts)
+    for command in (alerts, demo, replay, report):
+        cli.add_command(command)
 
 
 _add_commands()

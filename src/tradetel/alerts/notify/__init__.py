@@ -9,7 +9,14 @@ from __future__ import annotations
 from ._channel import Channel, DeliveryError, Notification, channel_types, register, secret
 from ._config import NotifyConfig, load_notify, parse_duration
 from ._dispatch import Notifier
-from ._handlers import Handler, HandlerRegistry, clear_handlers, default_handlers, on_alert
+from ._handlers import (
+    Handler,
+    HandlerRegistry,
+    clear_handlers,
+    default_handlers,
+    on_alert,
+    remove_handler,
+)
 from ._history import History, HistoryEntry, format_history
 
 __all__ = [
@@ -30,5 +37,6 @@ __all__ = [
     "on_alert",
     "parse_duration",
     "register",
+    "remove_handler",
     "secret",
 ]

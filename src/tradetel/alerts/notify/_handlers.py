@@ -23,6 +23,7 @@ __all__ = [
     "default_handlers",
     "import_callable",
     "on_alert",
+    "remove_handler",
 ]
 
 HandlerFunc = Callable[[Alert], None]
@@ -119,6 +120,13 @@ class HandlerRegistry:
         """The registered handlers."""
         return tuple(self._handlers)
 
+    def remove(self, func: HandlerFunc) -> bool:
+        """Forget the handlers of ``func``; whether there were any."""
+        kept = [h for h in self._handlers if h.func is not func]
+        removed = len(kept) != len(self._handlers)
+        self._handlers[:] = kept
+        return removed
+
     def clear(self) -> None:
         """Forget every handler."""
         self._handlers.clear()
@@ -128,6 +136,7 @@ _default = HandlerRegistry()
 on_alert = _default.on_alert
 default_handlers = _default.handlers
 clear_handlers = _default.clear
+remove_handler = _default.remove
 
 
 def import_callable(path: str) -> HandlerFunc:
