@@ -48,9 +48,8 @@ def demo(
     Telemetry goes to local OTLP/JSON files; the embedded alert evaluator runs the shipped
     trading rules (15x faster, so that half a minute shows alerts firing and resolving).
     """
-    from rich.console import Console
-
     from ..demo import DemoOptions, run_demo
+    from ._console import make_console
 
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
         raise click.BadParameter(f"{endpoint!r} is not an http(s) URL", param_hint="--endpoint")
@@ -59,7 +58,4 @@ def demo(
         duration=duration, seed=seed, data_dir=folder, strategies=strategies, venues=venues,
         endpoint=endpoint, report=not no_report,
     )  # fmt: skip
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(console.width, 110))
-    run_demo(options, console)
+    run_demo(options, make_console())

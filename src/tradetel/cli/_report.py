@@ -18,7 +18,6 @@ from click.core import ParameterSource
 __all__ = ["parse_time", "report"]
 
 _DEFAULT_DIR = ".tradetel"
-_MIN_WIDTH = 120  # columns when not on a terminal (CI logs), so tables do not wrap badly
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{1,32}")
 _TIME_HELP = "ISO 8601 (2026-11-21T10:00:00Z; UTC if no offset) or a duration ago (10m, 2h, 30s)."
 
@@ -104,13 +103,10 @@ def report(
     if ctx.get_parameter_source("data_dir") is ParameterSource.DEFAULT:
         data_dir = next((p for p in paths if p.is_dir()), data_dir)
 
-    from rich.console import Console
-
     from .. import report as reports
+    from ._console import make_console
 
-    console = Console(highlight=False, emoji=False)
-    if not console.is_terminal and console.width < _MIN_WIDTH:
-        console.width = _MIN_WIDTH
+    console = make_console()
     try:
         if trace_id is not None:
             if not _TRACE_ID.fullmatch(trace_id.strip()):
