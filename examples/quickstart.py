@@ -1,6 +1,6 @@
 """A decorated trading loop against a simulated venue, with its telemetry read back at the end.
 
-    make demo            # or: python examples/quickstart.py
+    python examples/quickstart.py
 
 A momentum strategy reads a random-walk price feed and sends limit orders to a simulated venue
 that answers in 1-6 ms, fills most orders, leaves some resting on the book and rejects about
@@ -176,7 +176,7 @@ def summarize(since: int) -> None:
     print(f"  log records bridged from logging: {records}")
     if bad_traces or bad_metrics or bad_logs:
         print(f"  skipped malformed lines: {bad_traces + bad_metrics + bad_logs}")
-    print("A fuller `tradetel report` command comes in a later release.")
+    print(f"The full report of these files: tradetel report --data-dir {DATA_DIR}")
 
 
 def attrs(key_values: Any) -> dict[str, str]:

@@ -36,11 +36,13 @@ def demo_env() -> dict[str, str]:
     }
 
 
-def run_demo(cwd: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_demo(
+    cwd: Path, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [TRADETEL, "demo", *args],
         cwd=cwd,
-        env=demo_env(),
+        env={**demo_env(), **env},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -143,6 +145,7 @@ def test_endpoint_sends_the_telemetry_to_a_collector_too(tmp_path: Path) -> None
         result = run_demo(
             tmp_path, "--duration", "2", "--no-report", "--endpoint", receiver.http_endpoint,
             "--strategies", "1", "--venues", "1", "--data-dir", "out",
+            TRADETEL_DATA_DIR="elsewhere",  # --data-dir wins
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert receiver.wait_for(lambda r: any(s.span.name == "order submit" for s in r.spans()))
@@ -153,6 +156,8 @@ def test_endpoint_sends_the_telemetry_to_a_collector_too(tmp_path: Path) -> None
     }
     assert sent == {"alpha"}
     assert (tmp_path / "out" / "traces.jsonl").stat().st_size > 0  # the report still has files
+    assert (tmp_path / "out" / "alerts-history.db").exists()
+    assert not (tmp_path / "elsewhere").exists()
 
 
 @pytest.mark.parametrize(
@@ -162,9 +167,11 @@ def test_endpoint_sends_the_telemetry_to_a_collector_too(tmp_path: Path) -> None
         (["--venues", "0"], "--venues"),
         (["--duration", "0"], "--duration"),
         (["--endpoint", "localhost:4318"], "--endpoint"),
+        (["--endpoint", "collector:4318?token=s3cr/etP4ss"], "'collector:4318' is not"),
     ],
 )
 def test_bad_options_are_refused_naming_the_option(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli, ["demo", *args])
     assert result.exit_code == 2
     assert message in result.output
+    assert "s3cr" not in result.output

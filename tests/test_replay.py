@@ -616,6 +616,22 @@ def test_endpoint_credentials_and_query_are_used_but_never_printed(
     assert len(receiver.spans()) == 4  # the query did not get in the way of the route
 
 
+@pytest.mark.parametrize("cut", ["/", "?", "#"])
+def test_a_password_holding_a_url_delimiter_is_never_printed(data_dir: Path, cut: str) -> None:
+    """Generated tokens hold `/`; the URL parser then sees a port made of the password."""
+    password = f"s3cr{cut}etP4ss"
+    result = invoke(str(data_dir), "--endpoint", f"https://apikey:{password}@otlp.example.com")
+
+    assert result.exit_code != 0
+    assert "s3cr" not in result.output
+    assert "etP4ss" not in result.output
+
+
+def test_a_server_message_is_shown_without_control_characters() -> None:
+    target = resolve_target(endpoint="http://localhost:4318", environ={})
+    assert target.redact("refused \x1b[2J\x1b]0;owned\x07") == "refused \\x1b[2J\\x1b]0;owned\\x07"
+
+
 def test_a_malformed_header_is_a_usage_error_that_does_not_show_it(data_dir: Path) -> None:
     result = invoke(str(data_dir), "--header", API_KEY)
 

@@ -222,6 +222,21 @@ def test_a_collector_file_of_any_name_with_delta_points_is_summed(tmp_path: Path
     assert (ack["count"], ack["max"]) == (5, 0.05)
 
 
+def test_a_histogram_point_with_the_wrong_number_of_buckets_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "otel-export.json"
+    path.write_text(
+        latency_line(1, 10, 20, [1, 2, 0, 0], 0.004) + "\n"
+        + latency_line(1, 20, 30, [0, 1, 1], 0.05) + "\n"  # 3 counts for 3 bounds
+    )  # fmt: skip
+    code, out = run(str(path))
+    assert code == 0, out
+    assert "trading.order.latency: a histogram point with 3 bucket counts for 3 bounds" in out
+    data = report_json(str(path))
+    assert data["sources"]["malformed"] == 1
+    (ack,) = data["latency"]
+    assert ack["count"] == 3
+
+
 def test_the_latest_cumulative_point_wins_whatever_the_file_order(tmp_path: Path) -> None:
     path = tmp_path / "otel-export.json"
     path.write_text(
@@ -314,6 +329,62 @@ def test_the_span_tree_is_indented_and_an_exception_marked(tmp_path: Path) -> No
     out = run(str(tmp_path), "--trace", order["trace_id"])[1]
     assert "\n  ✗ order submit " in out
     assert line_of(out, "✗", "submit").rstrip().endswith("VenueDown: 503 from the venue")
+
+
+def test_an_order_the_venue_never_answered_is_the_slowest(tmp_path: Path) -> None:
+    @tradetel.order("binance")
+    def place(client_order_id: str) -> dict[str, str]:
+        tradetel.orders.submitted(client_order_id, venue="binance", quantity=1.0)
+        return {"id": client_order_id, "status": "new"}  # accepted; the stream says the rest
+
+    tradetel.configure(service_name="bot", exporter="file", data_dir=tmp_path, system_metrics=False)
+    place("lost")
+    place("answered")
+    time.sleep(0.05)
+    tradetel.orders.acked("answered")
+    tradetel.shutdown()
+    first, second = report_json(str(tmp_path))["slowest"]
+    assert (first["client_id"], first["outcome"]) == ("lost", "no answer")
+    assert first["answer"] >= second["answer"] >= 0.05
+    assert "lost  binance" in run(str(tmp_path))[1]
+
+
+def test_control_characters_in_the_data_are_shown_escaped(tmp_path: Path) -> None:
+    """A venue's free text or a client id could move the cursor or retitle the terminal."""
+
+    @tradetel.order("binance")
+    def place(client_order_id: str) -> None:
+        raise RuntimeError("venue said \x1b]0;owned\x07")
+
+    tradetel.configure(
+        service_name="bot\x1b[1m", exporter="file", data_dir=tmp_path, system_metrics=False
+    )
+    with pytest.raises(RuntimeError):
+        place("c-1\x1b[2J")
+    tradetel.shutdown()
+    code, out = run(str(tmp_path))
+    assert code == 0, out
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "c-1\\x1b[2J" in out
+    assert "bot\\x1b[1m" in out
+
+
+def test_a_report_inside_the_submit_span_is_shown_once(tmp_path: Path) -> None:
+    """A venue that rejects in its REST answer: the tracker's `order rejected` span is a child
+    of the submit span and linked to it; the waterfall shows it once, in the tree."""
+
+    @tradetel.order("binance")
+    def place(client_order_id: str) -> None:
+        tradetel.orders.submitted(client_order_id, venue="binance", quantity=1.0)
+        tradetel.orders.rejected(client_order_id, reason="insufficient balance")
+
+    tradetel.configure(service_name="bot", exporter="file", data_dir=tmp_path, system_metrics=False)
+    place("r-1")
+    tradetel.shutdown()
+    order = report_json(str(tmp_path))["slowest"][0]
+    names = [row["name"] for row in order["waterfall"]["rows"]]
+    assert names == ["order submit", "order rejected"]
 
 
 # -- rejects, fills, slippage, strategies ------------------------------------------------------
@@ -508,6 +579,44 @@ def test_alerts_are_paired_from_firing_to_resolved(data_dir: Path) -> None:
         "episodes"
     ]
     assert (episode["alertname"], episode["duration"]) == ("DrawdownLimit", 16.0)
+
+
+def test_an_alert_firing_again_without_a_resolve_starts_a_new_episode(data_dir: Path) -> None:
+    """The process stopped while the alert fired; the next run's alert is its own episode."""
+    history = History(data_dir / "alerts-history.db")
+    latency = alert("LatencyHigh", venue="beta")
+    history.record(latency, "firing", T0 - 100)  # the first run ends while it fires
+    history.record(latency, "firing", T0 + 5)
+    history.record(latency, "resolved", T0 + 15)
+    history.close()
+
+    everything = report_json(str(data_dir))["alerts"]["episodes"]
+    assert [(e["fired_at"], e["resolved_at"], e["end_unknown"]) for e in everything] == [
+        (T0 - 100, None, True),
+        (T0 + 5, T0 + 15, False),
+    ]
+    out = run(str(data_dir))[1]
+    assert "end not recorded" in out
+    (episode,) = report_json(str(data_dir), "--since", "2026-11-20T10:00:00Z")["alerts"]["episodes"]
+    assert episode["duration"] == 10.0
+
+
+def test_a_file_path_reads_the_alert_history_beside_it(
+    data_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("shell")  # a folder whose .tradetel is another bot's
+    (elsewhere / ".tradetel").mkdir()
+    other = History(elsewhere / ".tradetel" / "alerts-history.db")
+    other.record(alert("NotThisOne"), "firing", T0)
+    other.close()
+    mine = History(data_dir / "alerts-history.db")
+    mine.record(alert("ThisOne"), "firing", T0)
+    mine.close()
+    monkeypatch.chdir(elsewhere)
+    names = [
+        e["alertname"] for e in report_json(str(data_dir / "metrics.jsonl"))["alerts"]["episodes"]
+    ]
+    assert names == ["ThisOne"]
 
 
 def test_an_unreadable_alert_history_is_a_note_not_a_crash(data_dir: Path) -> None:

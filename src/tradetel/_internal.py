@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import threading
 
 logger = logging.getLogger("tradetel")
@@ -59,6 +60,16 @@ def positive_number(value: object) -> bool:
         and math.isfinite(value)
         and value > 0
     )
+
+
+# C0 and C1 controls (ESC starts a terminal escape sequence), and the format characters that
+# reorder or hide text (bidi overrides, zero-width): never shown as they are
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: controls shown as escapes (``\\x1b``)."""
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def reset_reported_errors() -> None:

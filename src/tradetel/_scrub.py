@@ -131,3 +131,18 @@ def scrub_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Any] | N
                 changed = dict(attributes)
             changed[key] = clean
     return changed
+
+
+def shown_endpoint(endpoint: str) -> str:
+    """``endpoint`` without its user info, query and fragment: what may be a credential.
+
+    Everything up to the last ``@`` goes, before anything else is looked at: a password may
+    hold ``/``, ``?`` or ``#`` (generated tokens do), which would otherwise end the authority
+    early and leave the rest of it in the text.
+    """
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        scheme, rest = "", endpoint
+    rest = rest.rpartition("@")[2]
+    rest = rest.split("?", 1)[0].split("#", 1)[0]
+    return f"{scheme}{sep}{rest}"

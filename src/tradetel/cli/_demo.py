@@ -46,16 +46,21 @@ def demo(
     """Trade against simulated venues with tradetel on, then print the report.
 
     Telemetry goes to local OTLP/JSON files; the embedded alert evaluator runs the shipped
-    trading rules (15x faster, so that half a minute shows alerts firing and resolving).
+    trading rules, 15x faster, so that half a minute shows the drawdown alert fire and resolve
+    and the venue latency alert fire.
     """
     from ..demo import DemoOptions, run_demo
     from ._console import make_console
 
     if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise click.BadParameter(f"{endpoint!r} is not an http(s) URL", param_hint="--endpoint")
+        from .._scrub import shown_endpoint
+
+        raise click.BadParameter(
+            f"{shown_endpoint(endpoint)!r} is not an http(s) URL", param_hint="--endpoint"
+        )
     folder = data_dir or Path(os.environ.get("TRADETEL_DATA_DIR") or ".tradetel")
     options = DemoOptions(
         duration=duration, seed=seed, data_dir=folder, strategies=strategies, venues=venues,
         endpoint=endpoint, report=not no_report,
     )  # fmt: skip
-    run_demo(options, make_console())
+    raise SystemExit(run_demo(options, make_console()))

@@ -57,7 +57,7 @@ def parse_time(text: str, now: float) -> float:
     default=_DEFAULT_DIR,
     show_default=True,
     help="Data folder: read when no PATH is given, and where alerts-history.db is "
-    "[env TRADETEL_DATA_DIR; with PATHs and no --data-dir, the first folder among them].",
+    "[env TRADETEL_DATA_DIR; with PATHs and neither, the first PATH's folder].",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -100,8 +100,10 @@ def report(
     if start is not None and end is not None and start > end:
         raise click.BadParameter(f"{since!r} is after --until {until!r}", param_hint="--since")
     sources = list(paths) or [data_dir]
-    if ctx.get_parameter_source("data_dir") is ParameterSource.DEFAULT:
-        data_dir = next((p for p in paths if p.is_dir()), data_dir)
+    if paths and ctx.get_parameter_source("data_dir") is ParameterSource.DEFAULT:
+        # the alert history of those files, not of whatever .tradetel the shell is in
+        first = paths[0]
+        data_dir = first if first.is_dir() else first.parent
 
     from .. import report as reports
     from ._console import make_console

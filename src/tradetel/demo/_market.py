@@ -5,9 +5,9 @@ never of the wall clock or of thread timing, so that the same seed sends the sam
 
 The default run has a script, so that the shipped alert rules have something to see:
 
-- the first strategy's market drops about 10% from a quarter of the way in and recovers to a
-  new high by three quarters: its drawdown crosses 5% (``DrawdownWarning`` fires) and comes
-  back (it resolves);
+- the first strategy's market drops about 10% from a fifth of the way in and recovers to a
+  new high by three quarters: the strategy, leaning long, falls 10 to 15% below its peak
+  (``DrawdownWarning`` fires, ``DrawdownCritical`` may) and recovers (they resolve);
 - the second venue (or the only one) has a latency incident in the middle of the run: acks
   take hundreds of milliseconds, and its p99 crosses 500 ms (``OrderLatencyP99High``).
 """

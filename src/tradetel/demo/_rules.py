@@ -46,10 +46,14 @@ def write_demo_rules(folder: Path, speedup: int = SPEEDUP) -> Path:
                 if key in rule:
                     rule[key] = _faster(rule[key], speedup)
     target = folder / "demo.rules.yml"
-    header = (
-        f"# Written by `tradetel demo`: the shipped rules ({_NAME}) with every group interval\n"
-        f"# and every `for` divided by {speedup}, so that the demo's seconds show what the rules\n"
-        f"# would do in {speedup} times as long. Thresholds and range windows are unchanged.\n"
+    header = "".join(
+        f"# {line}\n"
+        for line in (
+            f"Written by `tradetel demo`: the shipped rules ({_NAME}) with every group",
+            f"interval, `for` and `keep_firing_for` divided by {speedup}, so that the demo's",
+            f"seconds show what the rules would do in {speedup} times as long. Thresholds, range",
+            'windows and the annotations\' texts ("for 2 minutes") are unchanged.',
+        )
     )
     target.write_text(
         header + yaml.safe_dump(document, sort_keys=False, width=100), encoding="utf-8"

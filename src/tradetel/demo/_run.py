@@ -14,12 +14,14 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.console import Console
 
 import tradetel
 
+from .._scrub import shown_endpoint
 from ._display import Progress
 from ._rules import SPEEDUP, write_demo_rules
 from ._strategy import Bot
@@ -42,24 +44,33 @@ class DemoOptions:
     report: bool = True
 
 
-def run_demo(options: DemoOptions, console: Console) -> None:
-    """Run the demo, showing progress on ``console``, then print the report of the run."""
+def run_demo(options: DemoOptions, console: Console) -> int:
+    """Run the demo, showing progress on ``console``, then print the report of the run.
+
+    Returns the exit status: 0, or 130 when Ctrl-C ended the trading early (the report of
+    what ran is printed all the same).
+    """
     data_dir = options.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    # Alerts of an earlier run are not restored into this one: each run tells its own story.
-    (data_dir / "alerts-state.db").unlink(missing_ok=True)
+    # Each run tells its own story: alerts of an earlier run are neither restored into this
+    # one nor in its history (a run stopped while an alert fired left no "resolved" there).
+    for name in ("alerts-state.db", "alerts-history.db"):
+        (data_dir / name).unlink(missing_ok=True)
     rules = write_demo_rules(data_dir)
     ticks = max(int(options.duration / TICK), 1)
     venues = VENUES[: options.venues]
     bot = Bot(venues, options.strategies, seed=options.seed, ticks=ticks)
     names = ", ".join(s.name for s in bot.strategies)
-    where = f"{data_dir}/" + (f" and {options.endpoint}" if options.endpoint else "")
+    where = f"{data_dir}/" + (
+        f" and {shown_endpoint(options.endpoint)}" if options.endpoint else ""
+    )
     console.print(
         f"tradetel demo: {len(bot.strategies)} strategies ({names}) on {len(venues)} simulated "
         f"venues ({', '.join(venues)}) for {options.duration:g} s, seed {options.seed}.\n"
         f"Telemetry to {where}; alerts: the shipped rules, {SPEEDUP}x faster ({rules}).",
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     progress = Progress(console, bot.stats, options.duration)
 
@@ -82,14 +93,16 @@ def run_demo(options: DemoOptions, console: Console) -> None:
                     service_name="tradetel-demo",
                     mode="paper",
                     exporter=["file", "otlp"] if options.endpoint else "file",
-                    data_dir=data_dir,
+                    # absolute: configure() reads a bare ".tradetel" as "the default, unless
+                    # TRADETEL_DATA_DIR says otherwise", and the demo has decided already
+                    data_dir=data_dir.resolve(),
                     metrics_interval=5.0,
                     alert_rules=rules,
                 )
             try:
                 tradetel.health.register("market_data", lambda: True, interval=1.0)
                 with progress:
-                    _trade(bot, ticks, progress)
+                    interrupted = _trade(bot, ticks, progress)
             finally:
                 tradetel.health.unregister("market_data")
                 tradetel.shutdown()
@@ -100,17 +113,19 @@ def run_demo(options: DemoOptions, console: Console) -> None:
 
         console.print()
         render(build_report([data_dir], data_dir=data_dir, since=started), console)
+    since = datetime.fromtimestamp(started, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     console.print(
-        f"\nRead it again:          tradetel report --data-dir {data_dir}"
+        f"\nRead it again:          tradetel report --data-dir {data_dir} --since {since}"
         f"\nSend it to a collector: tradetel replay --data-dir {data_dir} --endpoint URL",
         markup=False,
         highlight=False,
         soft_wrap=True,
     )
+    return 130 if interrupted else 0
 
 
-def _trade(bot: Bot, ticks: int, progress: Progress) -> None:
-    """The strategies' loop, one step per tick on schedule; Ctrl-C ends it early."""
+def _trade(bot: Bot, ticks: int, progress: Progress) -> bool:
+    """The strategies' loop, one step per tick on schedule; Ctrl-C ends it early (True)."""
     for venue in bot.venues.values():
         venue.start()
     start = time.monotonic()
@@ -126,13 +141,16 @@ def _trade(bot: Bot, ticks: int, progress: Progress) -> None:
             progress.update()
     except KeyboardInterrupt:
         progress.console.print("interrupted: winding down", markup=False)
+        return True
     finally:
         for strategy in bot.strategies:  # nothing stays on the book after the run
             while strategy.resting:
                 _, coid, name = strategy.resting.popleft()
-                bot.cancel_order(name, coid)
+                if bot.is_open(coid):
+                    bot.cancel_order(name, coid)
         for venue in bot.venues.values():
             venue.stop(drain=2.0)
+    return False
 
 
 @contextlib.contextmanager

@@ -248,10 +248,11 @@ class Bot:
                 self._orders.pop(coid, None)
         if report.kind == "ack":
             tradetel.orders.acked(report.client_order_id, order_id=report.order_id)
-            latency = time.monotonic() - sent
-            self.stats.ack(report.venue, latency)
-            if latency > 0.25:
-                log.warning("slow ack from %s: %.0f ms", report.venue, latency * 1000)
+            if owner is not None:  # else the order ended (canceled) before the venue acked it
+                latency = time.monotonic() - sent
+                self.stats.ack(report.venue, latency)
+                if latency > 0.25:
+                    log.warning("slow ack from %s: %.0f ms", report.venue, latency * 1000)
         elif report.kind == "fill":
             tradetel.orders.filled(
                 report.client_order_id, report.quantity, report.price,

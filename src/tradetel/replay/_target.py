@@ -18,6 +18,8 @@ from typing import Literal, TypeAlias
 from urllib.parse import quote, unquote, urlsplit
 
 from .._errors import ConfigError
+from .._internal import printable
+from .._scrub import shown_endpoint
 
 __all__ = ["PROTOCOLS", "Protocol", "Target", "parse_headers", "resolve_target"]
 
@@ -60,10 +62,10 @@ class Target:
         return f"{path}?{self.query}" if self.query else path
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret of this target replaced by ``***``."""
+        """``text`` with every secret of this target replaced by ``***``, safe to print."""
         for secret in self.secrets:
             text = text.replace(secret, _REDACTED)
-        return text
+        return printable(text)
 
 
 def resolve_target(
@@ -168,8 +170,9 @@ def _target(
     try:
         parts = urlsplit(endpoint)
         port = parts.port
-    except ValueError as exc:  # a port that is not a number, a bad IPv6 literal
-        raise ConfigError(f"{where}: {shown} is not a valid URL ({exc})") from None
+    except ValueError:  # a port that is not a number, a bad IPv6 literal
+        # not the parser's message: it quotes the part it failed on, which may be a password
+        raise ConfigError(f"{where}: {shown} is not a valid URL (its host or port)") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}: {shown} is not an http:// or https:// URL (e.g. {example})")
     tls = parts.scheme == "https"
@@ -200,10 +203,4 @@ def _target(
 
 def _shown(endpoint: str) -> str:
     """``endpoint`` quoted for an error message, without anything that may be a credential."""
-    scheme, sep, rest = endpoint.partition("://")
-    if not sep:
-        scheme, rest = "", endpoint
-    rest = rest.split("?", 1)[0].split("#", 1)[0]
-    authority, slash, path = rest.partition("/")
-    authority = authority.rpartition("@")[2]
-    return repr(f"{scheme}{sep}{authority}{slash}{path}")
+    return repr(shown_endpoint(endpoint))

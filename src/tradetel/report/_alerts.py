@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
+from .._internal import printable
 from ..alerts.notify import History, HistoryEntry
 from ._model import AlertEpisode, AlertSection
 
@@ -53,7 +54,11 @@ def alert_section(
     found = [
         episode
         for episode in episodes(entries)
-        if (since is None or episode.resolved_at is None or episode.resolved_at >= since)
+        if (
+            since is None
+            or (episode.resolved_at is None and not episode.end_unknown)
+            or (episode.resolved_at or episode.fired_at or 0) >= since
+        )
         and _wanted(episode.labels, services, venues)
     ]
     return AlertSection(str(path), found)
@@ -63,13 +68,19 @@ def episodes(entries: Iterable[HistoryEntry]) -> list[AlertEpisode]:
     """Pair each alert's ``firing`` with its next ``resolved``, by fingerprint, in time order.
 
     An alert still firing at the end has no ``resolved_at``; one resolved without a firing
-    entry (before the history's start) has no ``fired_at``.
+    entry (before the history's start) has no ``fired_at``. A ``firing`` while the alert is
+    already open means that no ``resolved`` was recorded (the evaluating process stopped while
+    it fired): the open episode ends there, its end unknown, and a new one starts.
     """
     open_: dict[str, AlertEpisode] = {}
     done: list[AlertEpisode] = []
     for entry in entries:
         key = entry.fingerprint or entry.alertname
-        if entry.state == "firing" and key not in open_:
+        if entry.state == "firing":
+            if key in open_:
+                lost = open_.pop(key)
+                lost.end_unknown = True
+                done.append(lost)
             open_[key] = _episode(entry, fired_at=entry.at)
         elif entry.state == "resolved":
             episode = open_.pop(key, None)
@@ -86,13 +97,13 @@ def _episode(entry: HistoryEntry, fired_at: float | None) -> AlertEpisode:
     annotations = entry.annotations
     summary = annotations.get("summary") or annotations.get("description") or ""
     return AlertEpisode(
-        alertname=entry.alertname,
-        severity=entry.severity,
-        labels=dict(entry.labels),
+        alertname=printable(entry.alertname),
+        severity=printable(entry.severity),
+        labels={printable(k): printable(v) for k, v in entry.labels.items()},
         fired_at=fired_at,
         resolved_at=None,
         value=entry.value if math.isfinite(entry.value) else None,
-        summary=str(summary),
+        summary=printable(str(summary)),
     )
 
 

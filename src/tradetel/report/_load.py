@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import semconv as sc
+from .._internal import printable
 from ..exporters._recorded import Recorded
 from ._metrics import Histogram, Series, Value
 from ._model import FileRead
@@ -138,8 +139,8 @@ def load(
             _logs(data, request, filters)
     data.files = [FileRead(str(path), counts) for path, counts in per_file.items()]
     data.lines = dict(recorded.lines_read)
-    data.malformed = recorded.malformed
-    data.malformed_examples = list(recorded.examples)
+    data.malformed += recorded.malformed
+    data.malformed_examples[:0] = recorded.examples
     data.unreadable = list(recorded.unreadable)
     return data
 
@@ -179,13 +180,13 @@ def _spans(data: Dataset, request: Any, filters: Filters) -> None:
                         trace_id=span.trace_id.hex(),
                         span_id=span.span_id.hex(),
                         parent_id=span.parent_span_id.hex(),
-                        name=span.name,
+                        name=printable(span.name),
                         kind=span.kind,
                         start_ns=span.start_time_unix_nano,
                         end_ns=max(span.end_time_unix_nano, span.start_time_unix_nano),
                         attributes={kv.key: _value(kv.value) for kv in span.attributes},
                         status_code=span.status.code,
-                        status_message=span.status.message,
+                        status_message=printable(span.status.message),
                         links=tuple((ln.trace_id.hex(), ln.span_id.hex()) for ln in span.links),
                         exception=exception,
                         service=service,
@@ -242,6 +243,14 @@ def _point(
         )
     value: Value
     if kind == "histogram":
+        if len(point.bucket_counts) != len(point.explicit_bounds) + 1 and point.bucket_counts:
+            data.malformed += 1  # a point no histogram can hold: skipped, like a broken line
+            if len(data.malformed_examples) < 5:
+                data.malformed_examples.append(
+                    f"{name}: a histogram point with {len(point.bucket_counts)} bucket counts "
+                    f"for {len(point.explicit_bounds)} bounds"
+                )
+            return
         value = Histogram(
             bounds=tuple(point.explicit_bounds),
             counts=tuple(point.bucket_counts),
@@ -287,6 +296,8 @@ def _value(value: Any) -> Any:
         return [_value(item) for item in value.array_value.values]
     if kind == "kvlist_value":
         return {kv.key: _value(kv.value) for kv in value.kvlist_value.values}
+    if kind == "string_value":  # from the data, shown on a terminal
+        return printable(value.string_value)
     return getattr(value, kind)
 
 
@@ -294,5 +305,5 @@ def _text(value: Any) -> str:
     """An ``AnyValue`` as the string a label or a grouping key needs."""
     kind = value.WhichOneof("value")
     if kind == "string_value":
-        return str(value.string_value)
+        return printable(str(value.string_value))
     return "" if kind is None else str(_value(value))

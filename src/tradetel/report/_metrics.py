@@ -150,7 +150,8 @@ class Series:
 
 def _add(a: Value, b: Value) -> Value:
     if isinstance(a, Histogram) and isinstance(b, Histogram):
-        return a.plus(b) if a.bounds == b.bounds else b
+        same = a.bounds == b.bounds and len(a.counts) == len(b.counts)
+        return a.plus(b) if same else b
     if isinstance(a, float) and isinstance(b, float):
         return a + b
     return b

@@ -140,8 +140,8 @@ class SlowOrder:
     total: float
     answer: float  # submit to the venue's first report (else = total): what ranks the slowest
     answered: str  # the status of that first report (acked, filled, rejected ...)
-    outcome: str  # the final status, "open" or "no reports"
-    measured_to: str  # "final report", "last report" or "submit end"
+    outcome: str  # the final status, "open", "no answer" (accepted, no report) or "no reports"
+    measured_to: str  # "final report", "last report", "end of the data" or "submit end"
     waterfall: Waterfall
 
 
@@ -156,6 +156,9 @@ class AlertEpisode:
     resolved_at: float | None
     value: float | None
     summary: str
+    #: no ``resolved`` was recorded before the alert fired again: the process that evaluated
+    #: it stopped while it fired (the end is unknown)
+    end_unknown: bool = False
 
     @property
     def duration(self) -> float | None:

@@ -295,7 +295,9 @@ def _alerts(console: Console, report: Report, g: Glyphs, with_day: bool) -> None
     table.columns[-1].overflow = "fold"
     for e in section.episodes:
         fired = clock(e.fired_at, with_day=with_day) if e.fired_at is not None else "before"
-        if e.resolved_at is None:
+        if e.end_unknown:
+            resolved = Text("end not recorded", style="dim")
+        elif e.resolved_at is None:
             resolved = Text("still firing at end", style="bold red")
         else:
             resolved = Text(clock(e.resolved_at, with_day=with_day))

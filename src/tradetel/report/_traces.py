@@ -5,7 +5,8 @@ An order is its ``order submit`` span (CLIENT). Its execution reports (``order a
 so nothing stays open while an order rests on the book; a report without a usable link is
 matched by ``trading.order.client_id`` within the same process (client ids repeat between
 runs). An order is timed from its submit's start to its final report, else its last report,
-else the submit span's own end; the slowest are those the venue took longest to answer
+else (an order the venue accepted and never reported on) the end of the data, else the submit
+span's own end; the slowest are those the venue took longest to answer
 (submit to first report: the ack, a fill or a reject), because the time a passive order
 rests on the book until it fills or is canceled is the market's, not a latency.
 """
@@ -104,6 +105,7 @@ def _orders(index: TraceIndex, venues: Collection[str]) -> list[_Order]:
 def slowest_orders(index: TraceIndex, venues: Collection[str], top: int) -> list[SlowOrder]:
     """The ``top`` orders that took longest, each with its submit trace's waterfall."""
     timed = []
+    horizon = max((s.end_ns for spans in index.by_trace.values() for s in spans), default=0)
     for order in _orders(index, venues):
         submit = order.submit
         reports = sorted(order.reports, key=lambda s: s.start_ns)
@@ -112,6 +114,9 @@ def slowest_orders(index: TraceIndex, venues: Collection[str], top: int) -> list
             end, outcome, measured = final[0].start_ns, _status(final[0]), "final report"
         elif reports:
             end, outcome, measured = reports[-1].start_ns, "open", "last report"
+        elif submit.attributes.get(sc.ORDER_STATUS) == "new" and not submit.failed:
+            # accepted, then never a word from the venue: the longest wait of all, so far
+            end, outcome, measured = max(horizon, submit.end_ns), "no answer", "end of the data"
         else:
             status = submit.attributes.get(sc.ORDER_STATUS)
             outcome = str(status) if status is not None else "no reports"
@@ -181,7 +186,9 @@ def waterfall(index: TraceIndex, trace_id: str) -> Waterfall | None:
             continue
         seen.add(span.span_id)
         below = [(child, False) for child in children.get(span.span_id, ())]
-        below += [(other, True) for other in index.linking.get((trace_id, span.span_id), ())]
+        # a span both in this trace and linked to it (a report sent inside the submit) once
+        linking = index.linking.get((trace_id, span.span_id), ())
+        below += [(other, True) for other in linking if other.trace_id != trace_id]
         below.sort(key=lambda item: _order_key(item[0]), reverse=True)
         stack.extend((child, depth + 1, is_linked) for child, is_linked in below)
     return Waterfall(trace_id=trace_id, start=start / 1e9, rows=rows)
