@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import pytest
 import tradetel
 from otlp_receiver import OtlpReceiver, attributes
 from telemetry_files import file_log_bodies, file_metrics, file_span_names, file_spans
-from tradetel import semconv
+from tradetel import performance, semconv
 from tradetel.testing import capture
 
 UUID_HEX = re.compile(r"[0-9a-f]{32}")
@@ -129,14 +132,14 @@ def test_unknown_exporter_names_the_value_and_the_choices() -> None:
         tradetel.configure(exporter="file,kafka")
     message = str(raised.value)
     assert "'kafka'" in message
-    assert "otlp, console, file, none" in message
+    assert "otlp, console, file, prometheus, none" in message
 
 
 def test_unknown_exporter_in_tradetel_exporter_names_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("TRADETEL_EXPORTER", "prometheus")
-    with pytest.raises(tradetel.ConfigError, match=r"^TRADETEL_EXPORTER='prometheus'"):
+    monkeypatch.setenv("TRADETEL_EXPORTER", "jaeger")
+    with pytest.raises(tradetel.ConfigError, match=r"^TRADETEL_EXPORTER='jaeger'"):
         tradetel.configure()
 
 
@@ -334,8 +337,8 @@ def test_tradetel_exporter_overrides_the_per_signal_variables(
 def test_an_unknown_per_signal_exporter_names_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "prometheus")
-    with pytest.raises(tradetel.ConfigError, match=r"^OTEL_METRICS_EXPORTER='prometheus'"):
+    monkeypatch.setenv("OTEL_METRICS_EXPORTER", "jaeger")
+    with pytest.raises(tradetel.ConfigError, match=r"^OTEL_METRICS_EXPORTER='jaeger'"):
         tradetel.configure()
 
 
@@ -569,3 +572,55 @@ def test_exit_after_reconfiguring_is_quiet_and_exports_the_last_pipeline(tmp_pat
 def test_trading_run_id_is_one_per_run_across_reconfiguration() -> None:
     first = resource()[semconv.TRADING_RUN_ID]
     assert resource()[semconv.TRADING_RUN_ID] == first
+
+
+# -- the prometheus exporter ---------------------------------------------------------------
+
+
+def _scrape(port: int) -> str:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        return str(response.read().decode())
+
+
+def test_prometheus_serves_metrics_named_as_prometheus_names_pushed_ones(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", str(port))
+    tradetel.configure(
+        service_name="scraped", exporter="file,prometheus", data_dir=tmp_path, system_metrics=False
+    )
+    performance.tracker("scraped-strategy").update_equity(100.0)
+    performance.tracker("scraped-strategy").update_equity(90.0)
+    with tradetel.span("traced"):
+        pass
+    body = _scrape(port)
+    drawdown = re.search(
+        r'^trading_drawdown_ratio\{trading_strategy_name="scraped-strategy"\} (\S+)$', body, re.M
+    )
+    assert drawdown is not None, body
+    assert float(drawdown[1]) == pytest.approx(0.1)
+    assert "target_info{" in body
+    assert 'job="' not in body  # the scrape configuration's
+    # a second configure() takes the endpoint over; shutdown() stops it
+    tradetel.configure(service_name="again", exporter="prometheus", system_metrics=False)
+    assert "trading_drawdown_ratio" in _scrape(port)
+    tradetel.shutdown()
+    performance.remove("scraped-strategy")
+    with pytest.raises(urllib.error.URLError, match="refused"):
+        _scrape(port)
+    assert file_span_names(tmp_path) == ["traced"]  # traces still went to the file
+
+
+def test_prometheus_on_a_taken_port_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+        monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", str(sock.getsockname()[1]))
+        with pytest.raises(tradetel.ConfigError, match=r"cannot listen on 127\.0\.0\.1:"):
+            tradetel.configure(exporter="prometheus")

@@ -17,7 +17,9 @@ from typing import Any
 from . import semconv
 from ._errors import ConfigError
 
-EXPORTERS = ("otlp", "console", "file", "none")
+EXPORTERS = ("otlp", "console", "file", "prometheus", "none")
+#: exporters of metrics only: for traces and logs they mean nothing (OTel's variables alike)
+METRICS_ONLY = ("prometheus",)
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
 DEFAULT_DATA_DIR = ".tradetel"
 DEFAULT_METRICS_INTERVAL = 10.0

@@ -43,7 +43,7 @@ from opentelemetry.sdk.trace.sampling import (
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import _logbridge, semconv
-from ._config import DEFAULT_DATA_DIR, Settings, resolve
+from ._config import DEFAULT_DATA_DIR, METRICS_ONLY, Settings, resolve
 from ._decorators import disabled
 from ._errors import ConfigError
 from ._export import (
@@ -65,6 +65,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from .alerts._embedded import EmbeddedEvaluator
+    from .exporters._prometheus import PrometheusEndpoint
 
 logger = logging.getLogger("tradetel")
 
@@ -87,6 +88,7 @@ class _Pipeline:
         self.log_handler: logging.Handler | None = None
         self.configure_kwargs: dict[str, Any] = {}
         self.alerts: EmbeddedEvaluator | None = None
+        self.prometheus: PrometheusEndpoint | None = None
 
 
 _pipeline: _Pipeline | None = None
@@ -302,6 +304,23 @@ def _add_system_metrics(registry: Registry, settings: Settings) -> None:
         )
 
 
+def _metric_readers(p: _Pipeline, settings: Settings, names: list[str]) -> list[MetricReader]:
+    """tradetel's readers: one periodic reader per push exporter, and the Prometheus one."""
+    from . import exporters
+
+    drop_metric = _dropped(p.registry, "metric")
+    for name in names:
+        if name == "prometheus":  # pulled by Prometheus' scrapes, not pushed on a period
+            from .exporters._prometheus import start_prometheus
+
+            p.prometheus = start_prometheus()
+            continue
+        exporter = exporters.metric_exporter(name, settings)
+        p.readers.append(PeriodicReader(exporter, settings.metrics_interval, drop_metric))
+    pulled = [p.prometheus.reader] if p.prometheus is not None else []
+    return [*p.readers, *pulled]
+
+
 def _build_into(
     p: _Pipeline,
     settings: Settings,
@@ -315,7 +334,8 @@ def _build_into(
     scope = InstrumentationScope("tradetel", __version__)
 
     def names(signal: str) -> list[str]:
-        return [n for n in settings.exporters_for(signal) if n != "none"]
+        chosen = settings.exporters_for(signal)
+        return [n for n in chosen if n != "none" and (signal == "metrics" or n not in METRICS_ONLY)]
 
     # the user's processors see spans and records as exporters do: without secrets
     span_processors = [ScrubbingSpanProcessor(sp) for sp in span_processors]
@@ -345,11 +365,7 @@ def _build_into(
         p.tracer_provider.add_span_processor(processor)
 
     # metrics
-    drop_metric = _dropped(p.registry, "metric")
-    for name in names("metrics"):
-        exporter = exporters.metric_exporter(name, settings)
-        p.readers.append(PeriodicReader(exporter, settings.metrics_interval, drop_metric))
-    readers: list[MetricReader] = [*p.readers, *metric_readers]
+    readers = [*_metric_readers(p, settings, names("metrics")), *metric_readers]
     latency = View(
         instrument_type=Histogram,
         instrument_unit="s",
@@ -498,6 +514,8 @@ def _teardown(p: _Pipeline, budget: _Budget) -> bool:
     for reader in p.readers:
         reader.shutdown(timeout_millis=0)  # a no-op unless the provider ran out of time first
         ok = reader.last_export_ok and ok
+    if p.prometheus is not None:
+        _guarded(p.prometheus.close)
     return ok
 
 
