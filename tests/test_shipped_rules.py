@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import promql_parser
 import pytest
 import yaml
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-import tradetel
+from prom_names import Emitted, sdk_series
 from test_conformance import require_promtool_2
-from tradetel import health, orders, performance
-from tradetel.alerts._otlp import Translator, from_sdk
 from tradetel.alerts._promtest import run_test_file
 from tradetel.alerts._rules import load_rules
 
 RULES = Path(__file__).parents[1] / "collector" / "rules" / "trading.rules.yml"
 RULE_TESTS = RULES.with_name("trading.rules.test.yml")
 SEVERITIES = {"info", "warning", "critical"}
-
-#: metric name -> label name -> the values seen
-Emitted = dict[str, dict[str, set[str]]]
 
 
 @pytest.fixture(scope="module")
@@ -105,48 +98,14 @@ def test_every_shipped_alert_is_tested_firing_and_quiet() -> None:
 
 
 @pytest.fixture
-def emitted() -> Iterator[Emitted]:
-    """Every series of a real SDK collection, translated as Prometheus' OTLP receiver does.
+def emitted() -> Emitted:
+    """Every series of a real SDK collection, named as Prometheus' OTLP receiver names it.
 
-    The process records what each rule watches: order events of every status the rules
-    select, order latency, an open order, a strategy's drawdown, a failing market data health
-    check, and the system metrics.
+    The process records what each rule watches (and what the dashboards watch): order events
+    of every status, order latency, an open order, a strategy's drawdown, a failing market data
+    health check, the system metrics (see ``prom_names``).
     """
-    reader = InMemoryMetricReader()
-    tradetel.configure(
-        service_name="shipped-rules",
-        exporter="none",
-        system_metrics=True,
-        additional_metric_readers=[reader],
-    )
-    try:
-        tracker = orders.OrderTracker()
-        for coid in ("filled", "rejected", "open"):
-            tracker.submitted(coid, venue="sim", side="buy", order_type="limit", quantity=2.0)
-            tracker.acked(coid)
-        tracker.filled("filled", 1.0, 100.0)
-        tracker.filled("filled", 1.0, 100.0)
-        tracker.rejected("rejected", reason="rate limited")
-        perf = performance.tracker("shipped-rules-strategy", periods_per_year=365)
-        perf.update_equity(100.0)
-        perf.update_equity(90.0)
-        health.register("market_data_feed", lambda: False, interval=3600)
-        health.run_now("market_data_feed")
-        data = reader.get_metrics_data()
-        assert data is not None
-        result = Translator().translate(from_sdk(data))
-        assert not result.errors
-        found: Emitted = {}
-        for labels, _, _ in result.samples:
-            mapping = dict(labels)
-            by_label = found.setdefault(mapping.pop("__name__"), {})
-            for key, value in mapping.items():
-                by_label.setdefault(key, set()).add(value)
-        yield found
-    finally:
-        health.clear()
-        performance.remove("shipped-rules-strategy")
-        tradetel.shutdown()
+    return sdk_series()
 
 
 def test_every_metric_and_label_in_the_shipped_rules_is_one_the_sdk_emits(
