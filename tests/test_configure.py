@@ -624,3 +624,23 @@ def test_prometheus_on_a_taken_port_is_a_config_error(monkeypatch: pytest.Monkey
         monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", str(sock.getsockname()[1]))
         with pytest.raises(tradetel.ConfigError, match=r"cannot listen on 127\.0\.0\.1:"):
             tradetel.configure(exporter="prometheus")
+
+
+def test_a_failed_reconfigure_leaves_the_prometheus_endpoint_serving(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1")
+    monkeypatch.setenv("OTEL_EXPORTER_PROMETHEUS_PORT", str(port))
+    tradetel.configure(service_name="kept", exporter="prometheus", system_metrics=False)
+    assert "target_info" in _scrape(port)
+    taken = InMemoryMetricReader()
+    MeterProvider(metric_readers=[taken])  # a reader can serve one provider only
+    with pytest.raises(tradetel.ConfigError):
+        tradetel.configure(exporter="prometheus", additional_metric_readers=[taken])
+    assert "target_info" in _scrape(port)  # the configuration kept still serves

@@ -32,16 +32,32 @@ _SCRAPE_LABELS = ("job", "instance")  # the scrape configuration's to set
 class PrometheusEndpoint:
     """A pipeline's reader, and its hold on the address's server."""
 
-    def __init__(self, reader: Any, collector: _TranslatingCollector, server: _Server) -> None:
+    def __init__(
+        self,
+        reader: Any,
+        collector: _TranslatingCollector,
+        server: _Server,
+        previous: _TranslatingCollector | None,
+    ) -> None:
         self.reader = reader
         self.address = server.address
         self._collector = collector
         self._server = server
+        self._previous = previous
 
     def close(self) -> None:
-        """Stop serving, unless a newer pipeline serves on the same address already."""
+        """Stop serving, unless another pipeline serves on the same address.
+
+        A newer pipeline took the server over: it is left serving. This one never got
+        installed (its ``configure()`` failed): the pipeline it was to replace serves again.
+        """
         with _servers_lock:
+            self._collector.closed = True
             if self._server.current is not self._collector:
+                return
+            previous = self._previous
+            if previous is not None and not previous.closed:
+                self._server.current = previous
                 return
             _servers.pop(self._server.key, None)
         self._server.stop()
@@ -125,8 +141,8 @@ def start_prometheus() -> PrometheusEndpoint:
             server = _Server(key, http, thread)
             registry.register(server)
             _servers[key] = server
-        server.current = collector
-    return PrometheusEndpoint(reader, collector, server)
+        previous, server.current = server.current, collector
+    return PrometheusEndpoint(reader, collector, server, previous)
 
 
 class _TranslatingCollector:
@@ -134,6 +150,7 @@ class _TranslatingCollector:
 
     def __init__(self, collect: Callable[[], None]) -> None:
         self._collect = collect
+        self.closed = False
         self._data: Any = None
         self._lock = threading.Lock()
 
