@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import socket
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import require_binary
+from loopback import eventually, free_port, get_json, ready
 from test_notify_channels import HttpReceiver, Request, _no_proxy
 from tradetel.alerts._model import Alert
 from tradetel.alerts.notify._alertmanager import AlertmanagerChannel
@@ -159,38 +157,6 @@ def test_plain_notification_is_posted_without_an_end_for_firing_alerts(
 # --- against the real Alertmanager ------------------------------------------------------------
 
 
-#: the test's own requests to Alertmanager, never through a proxy from the environment
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def _get_json(url: str) -> Any:
-    with _DIRECT.open(url, timeout=2) as response:
-        return json.load(response)
-
-
-def _eventually(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.05)
-
-
-def _ready(url: str) -> bool:
-    try:
-        with _DIRECT.open(url + "/-/ready", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, HttpReceiver]]:
     """Alertmanager on loopback, clustering off, routing every alert to a recording webhook."""
@@ -203,7 +169,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         "  group_interval: 1s\n  repeat_interval: 1h\n"
         f"receivers:\n  - name: hook\n    webhook_configs:\n      - url: {hook.url}/hook\n"
     )
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     log = (work / "alertmanager.log").open("wb")
     process = subprocess.Popen(
         [
@@ -217,7 +183,7 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         stderr=subprocess.STDOUT,
     )
     try:
-        _eventually(lambda: _ready(url) or process.poll() is not None, "Alertmanager ready")
+        eventually(lambda: ready(url) or process.poll() is not None, "Alertmanager ready")
         if process.poll() is not None:
             pytest.fail(f"Alertmanager exited: {_log_tail(work)}")
         yield url, hook
@@ -237,7 +203,7 @@ def _log_tail(work: Path) -> str:
 
 
 def _listed(url: str, name: str) -> list[dict[str, Any]]:
-    return [a for a in _get_json(url + "/api/v2/alerts") if a["labels"]["alertname"] == name]
+    return [a for a in get_json(url + "/api/v2/alerts") if a["labels"]["alertname"] == name]
 
 
 def _notified(hook: HttpReceiver, name: str, status: str) -> Callable[[list[Request]], bool]:
@@ -258,7 +224,7 @@ def test_alertmanager_lists_the_alert_and_notifies_its_receiver(
     now = time.time()
     firing = dataclasses.replace(alert("RealAlertmanagerFiring"), fired_at=now - 30)
     AlertmanagerChannel("am", {"url": url}).send_snapshot(now, 1, [firing])
-    _eventually(lambda: bool(_listed(url, "RealAlertmanagerFiring")), "alert listed")
+    eventually(lambda: bool(_listed(url, "RealAlertmanagerFiring")), "alert listed")
     [listed] = _listed(url, "RealAlertmanagerFiring")
     assert listed["status"]["state"] == "active"
     assert listed["annotations"] == {"summary": "Drawdown above 10%"}

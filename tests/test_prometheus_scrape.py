@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -23,6 +22,7 @@ import pytest
 
 import tradetel
 from conftest import require_binary
+from loopback import eventually, free_port, get_json, ready
 from tradetel import orders, performance
 from tradetel.demo._rules import write_demo_rules
 
@@ -32,30 +32,6 @@ DASHBOARDS = Path(__file__).parents[1] / "collector" / "grafana" / "dashboards"
 #: each round: ten orders at venue "sim", eight acked with these latencies, two rejected
 ACKS = (0.004, 0.004, 0.004, 0.004, 0.004, 0.004, 0.3, 0.7)
 REJECTED = 2
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def get_json(url: str) -> Any:
-    with _DIRECT.open(url, timeout=5) as response:
-        return json.load(response)
-
-
-def eventually(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        time.sleep(0.2)
 
 
 def trade_round(tracker: orders.OrderTracker, number: int) -> None:
@@ -106,7 +82,7 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
         return list(answer["data"]["result"])
 
     try:
-        eventually(lambda: _ready(url), "prometheus ready")
+        eventually(lambda: ready(url), "prometheus ready")
         # its scrape manager takes up to 5 s to start scraping: trade once it has
         eventually(lambda: query('up{job="bot"} == 1'), "the first scrape of the process")
         tracker = orders.OrderTracker()
@@ -126,14 +102,6 @@ def scraped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str]
         performance.remove("scraped")
         tradetel.shutdown()
         monkeypatch.undo()
-
-
-def _ready(url: str) -> bool:
-    try:
-        with _DIRECT.open(url + "/-/ready", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def dashboard_expr(file: str, *contains: str) -> str:
